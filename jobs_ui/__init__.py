@@ -1,0 +1,25 @@
+"""Background jobs for Django with live progress in the browser."""
+
+from __future__ import annotations
+
+from typing import Any
+
+__all__ = ["JobContext", "JobTask", "cancel", "launch", "panel_response"]
+
+# Optimization: models must not be imported before the app registry is ready,
+# so the public API is resolved lazily.
+_LAZY = {
+    "JobContext": "jobs_ui.context",
+    "JobTask": "jobs_ui.backend",
+    "cancel": "jobs_ui.cancelling",
+    "launch": "jobs_ui.launching",
+    "panel_response": "jobs_ui.views",
+}
+
+
+def __getattr__(name: str) -> Any:
+    if name in _LAZY:
+        from importlib import import_module
+
+        return getattr(import_module(_LAZY[name]), name)
+    raise AttributeError(f"module 'jobs_ui' has no attribute {name!r}")

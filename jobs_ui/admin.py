@@ -1,0 +1,31 @@
+from __future__ import annotations
+
+from typing import Any
+
+from django.contrib import admin
+from django.http import HttpRequest
+
+from jobs_ui.models import Job, Worker
+
+
+class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
+    def has_add_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+    def has_change_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
+
+
+@admin.register(Job)
+class JobAdmin(ReadOnlyAdmin):
+    list_display = ["id", "task_path", "status", "owner", "queue_name", "priority", "enqueued_at", "finished_at"]
+    list_filter = ["status", "executor", "queue_name", "task_path"]
+    search_fields = ["id", "task_path", "owner__username", "error_message"]
+    date_hierarchy = "enqueued_at"
+    list_select_related = ["owner"]
+
+
+@admin.register(Worker)
+class WorkerAdmin(ReadOnlyAdmin):
+    list_display = ["id", "label", "kind", "host", "pid", "state", "heartbeat_at", "jobs_succeeded", "jobs_failed"]
+    list_filter = ["state", "kind", "host"]

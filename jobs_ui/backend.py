@@ -1,0 +1,154 @@
+"""The django.tasks backend and its task class."""
+
+from __future__ import annotations
+
+import uuid
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.core import checks
+from django.http import HttpRequest
+from django.tasks import Task, TaskResult
+from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+
+if TYPE_CHECKING:
+    from collections.abc import Iterable, Sequence
+
+    from jobs_ui.models import Job
+
+EXECUTORS = ("thread", "worker")
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobTask(Task):
+    """A ``django.tasks`` task with jobs_ui's options, set in ``@task(...)``."""
+
+    executor: str | None = None
+    """``"thread"`` (the web process) or ``"worker"`` (worker processes); None uses ``JOBS_UI["EXECUTOR"]``."""
+
+    retries: int = 0
+    """How many times a failed job is tried again."""
+
+    retry_delay: float = 1.0
+    """Seconds before the first retry; doubled for each further one."""
+
+    timeout: float | None = None
+    """Seconds a job may run; the task is told, a process pool stops it."""
+
+    unique: bool = False
+    """Launching again with the same arguments while a job is unfinished returns that job."""
+
+    public: bool = False
+    """Whether anyone with the link may watch the job (read-only)."""
+
+    result_ttl: int | None = None
+    """Seconds the result is kept; None uses ``JOBS_UI["RESULT_TTL"]``."""
+
+    result_template: str | None = None
+    """Template that renders the result in the progress panel."""
+
+    label: str | None = None
+    """Human name shown in pages; defaults to the function name."""
+
+    @property
+    def display_name(self) -> str:
+        return self.label or self.name.replace("_", " ").capitalize()
+
+    def run_in_thread(
+        self,
+        args: Sequence[Any] = (),
+        kwargs: dict[str, Any] | None = None,
+        *,
+        request: HttpRequest,
+        public: bool = False,
+    ) -> str:
+        """Launch for ``request.user`` and return the absolute URL of the JSON result."""
+        from django.urls import reverse
+
+        from jobs_ui.launching import launch
+
+        job = launch(self, request, *args, public=public or self.public, **(kwargs or {}))
+        return request.build_absolute_uri(reverse("jobs_ui:job_result", args=[job.pk]))
+
+
+class JobsBackend(BaseTaskBackend):
+    """Stores every job as a ``Job`` row; runs it in a thread or on worker processes."""
+
+    task_class = JobTask
+    supports_defer = True
+    supports_async_task = True
+    supports_get_result = True
+    supports_priority = True
+
+    def validate_task(self, task: Task) -> None:
+        super().validate_task(task)
+        if not isinstance(task, JobTask):
+            raise InvalidTask("jobs_ui tasks must be JobTask instances.")
+        if task.executor is not None and task.executor not in EXECUTORS:
+            raise InvalidTask(f"executor must be one of {', '.join(EXECUTORS)}, not {task.executor!r}.")
+        if task.retries < 0 or int(task.retries) != task.retries:
+            raise InvalidTask("retries must be a whole number >= 0.")
+        if task.retry_delay < 0:
+            raise InvalidTask("retry_delay must be >= 0.")
+        if task.timeout is not None and task.timeout <= 0:
+            raise InvalidTask("timeout must be > 0 seconds.")
+        if task.result_ttl is not None and task.result_ttl <= 0:
+            raise InvalidTask("result_ttl must be > 0 seconds.")
+
+    def enqueue(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult:
+        from jobs_ui.launching import create_job
+
+        self.validate_task(task)
+        job = create_job(task, list(args), dict(kwargs))  # type: ignore[arg-type]
+        return to_task_result(job, task)
+
+    def get_result(self, result_id: str) -> TaskResult:
+        from jobs_ui.models import Job
+        from jobs_ui.registry import resolve_task
+
+        try:
+            job = Job.objects.get(pk=uuid.UUID(str(result_id)), backend=self.alias)
+        except (ValueError, Job.DoesNotExist) as e:
+            raise TaskResultDoesNotExist(result_id) from e
+        return to_task_result(job, resolve_task(job.task_path))
+
+    def check(self, **kwargs: Any) -> Iterable[checks.CheckMessage]:
+        # JOBS_UI itself is checked once by jobs_ui.checks, whatever the backends.
+        yield from super().check(**kwargs)
+
+
+def to_task_result(job: Job, task: Task) -> TaskResult:
+    """A ``TaskResult`` read from the ``Job`` row (and the result store when successful)."""
+    from django.tasks import TaskResultStatus
+    from django.tasks.base import TaskError
+
+    from jobs_ui.exceptions import ResultExpired
+    from jobs_ui.models import JobStatus
+    from jobs_ui.stores import get_result_store
+
+    status = TaskResultStatus.FAILED if job.status == JobStatus.CANCELLED else TaskResultStatus(job.status)
+    errors = []
+    if job.error_class:
+        errors.append(TaskError(exception_class_path=job.error_class, traceback=job.error_traceback))
+    result = TaskResult(
+        task=task,
+        id=str(job.pk),
+        status=status,
+        enqueued_at=job.enqueued_at,
+        started_at=job.started_at,
+        finished_at=job.finished_at,
+        last_attempted_at=job.last_attempted_at,
+        args=job.args,
+        kwargs=job.kwargs,
+        backend=job.backend,
+        errors=errors,
+        worker_ids=list(job.worker_ids),
+    )
+    if job.status == JobStatus.SUCCESSFUL:
+        try:
+            value = get_result_store().load(job)
+        except ResultExpired:
+            value = None
+        object.__setattr__(result, "_return_value", value)
+    return result

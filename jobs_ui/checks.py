@@ -1,0 +1,117 @@
+"""System checks for JOBS_UI (ids jobs_ui.E001…); they never open a socket."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from django.apps import apps
+from django.conf import settings
+from django.core.checks import CheckMessage, Error, Tags, Warning, register
+
+from jobs_ui.conf import get_config, unknown_keys
+from jobs_ui.exceptions import InvalidBackend
+
+NUMBERS = (
+    "THREAD_POOL_SIZE",
+    "THREAD_IDLE_POLL",
+    "RESULT_TTL",
+    "MAX_ARGUMENTS_BYTES",
+    "MAX_RESULT_BYTES",
+    "PROGRESS_INTERVAL",
+    "HEARTBEAT_INTERVAL",
+    "HEARTBEAT_TIMEOUT",
+    "POLL_INTERVAL",
+    "AMQP_BLOCKED_TIMEOUT",
+)
+
+
+@register(Tags.compatibility)
+def check_settings(**kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    unknown = unknown_keys()
+    if unknown:
+        messages.append(
+            Error(
+                f"Unknown JOBS_UI setting(s): {', '.join(unknown)}.",
+                hint="Check the spelling; the settings are listed in jobs_ui.conf.DEFAULTS.",
+                id="jobs_ui.E004",
+            )
+        )
+    config = get_config()
+    if config["EXECUTOR"] not in ("thread", "worker"):
+        messages.append(
+            Error(
+                f"JOBS_UI['EXECUTOR'] is {config['EXECUTOR']!r}.",
+                hint="Use 'thread' or 'worker'.",
+                id="jobs_ui.E005",
+            )
+        )
+    for key in NUMBERS:
+        value = config[key]
+        if isinstance(value, bool) or not isinstance(value, int | float) or value < 0:
+            messages.append(
+                Error(
+                    f"JOBS_UI[{key!r}] must be a number >= 0, not {value!r}.",
+                    hint=f"Remove it to use the default, {get_config.__module__}.DEFAULTS[{key!r}].",
+                    id="jobs_ui.E006",
+                )
+            )
+    cap = config["MAX_UNFINISHED_JOBS_PER_USER"]
+    if cap is not None and (isinstance(cap, bool) or not isinstance(cap, int) or cap < 1):
+        messages.append(
+            Error(
+                f"JOBS_UI['MAX_UNFINISHED_JOBS_PER_USER'] must be None or a whole number >= 1, not {cap!r}.",
+                hint="None removes the limit.",
+                id="jobs_ui.E006",
+            )
+        )
+    messages.extend(_store_messages())
+    return messages
+
+
+def _store_messages() -> list[CheckMessage]:
+    from jobs_ui.stores import get_result_store
+
+    get_result_store.cache_clear()
+    try:
+        store = get_result_store()
+    except (InvalidBackend, KeyError, TypeError) as e:
+        return [
+            Error(
+                f"JOBS_UI['RESULT_STORE'] cannot be used: {e}",
+                hint="Set BACKEND to 'jobs_ui.stores.database.DatabaseResultStore' or 'jobs_ui.stores.rabbitmq.RabbitMQResultStore'.",
+                id="jobs_ui.E001",
+            )
+        ]
+    messages = list(store.check())
+    if get_config()["EXECUTOR"] == "worker" and not store.supports_cross_process:
+        messages.append(
+            Warning(
+                f"{type(store).__name__} keeps results in one process, but jobs run on worker processes.",
+                hint="Use DatabaseResultStore or RabbitMQResultStore with the worker executor.",
+                id="jobs_ui.W001",
+            )
+        )
+    return messages
+
+
+@register(Tags.compatibility)
+def check_htmx(**kwargs: Any) -> list[CheckMessage]:
+    messages: list[CheckMessage] = []
+    if not apps.is_installed("django_htmx"):
+        messages.append(
+            Error(
+                "django_htmx is not in INSTALLED_APPS.",
+                hint="Add 'django_htmx' to INSTALLED_APPS; jobs_ui's templates use {% htmx_script %}.",
+                id="jobs_ui.E003",
+            )
+        )
+    if "django_htmx.middleware.HtmxMiddleware" not in settings.MIDDLEWARE:
+        messages.append(
+            Error(
+                "django_htmx's HtmxMiddleware is not in MIDDLEWARE.",
+                hint="Add 'django_htmx.middleware.HtmxMiddleware' to MIDDLEWARE; jobs_ui's views read request.htmx.",
+                id="jobs_ui.E003",
+            )
+        )
+    return messages

@@ -1,0 +1,71 @@
+from __future__ import annotations
+
+from functools import cache
+from typing import Any
+
+from django.conf import settings
+from django.core.signals import setting_changed
+from django.dispatch import receiver
+
+DEFAULTS: dict[str, Any] = {
+    # Where a task runs unless it says otherwise: "thread" or "worker".
+    "EXECUTOR": "thread",
+    # Threads per web process for thread jobs; more jobs wait as READY.
+    "THREAD_POOL_SIZE": 4,
+    # How long an idle thread of the pool waits before looking at the
+    # database again (jobs launched by other processes, run_after).
+    "THREAD_IDLE_POLL": 1.0,
+    # Start the pool with the web process's first request, so jobs left
+    # behind by a previous process are picked up without a new launch.
+    "THREAD_AUTOSTART": True,
+    "RESULT_STORE": {
+        "BACKEND": "jobs_ui.stores.database.DatabaseResultStore",
+        "OPTIONS": {},
+    },
+    # amqp://user:password@host:port/vhost; enables the RabbitMQ event bus,
+    # the RabbitMQ result store and dispatch to workers.
+    "AMQP_URL": None,
+    # First part of every exchange and queue name jobs_ui declares.
+    "AMQP_PREFIX": "jobs_ui",
+    # Seconds pika waits on a broker that blocks publishers (memory alarm).
+    "AMQP_BLOCKED_TIMEOUT": 10.0,
+    # Seconds a finished job's result is kept.
+    "RESULT_TTL": 24 * 60 * 60,
+    "MAX_ARGUMENTS_BYTES": 64 * 1024,
+    "MAX_RESULT_BYTES": 1024 * 1024,
+    # Unfinished (READY or RUNNING) jobs one user may have; None for no limit.
+    "MAX_UNFINISHED_JOBS_PER_USER": 20,
+    # Minimum seconds between two progress writes of one job.
+    "PROGRESS_INTERVAL": 0.25,
+    # Seconds between heartbeats of a worker (or web process running threads).
+    "HEARTBEAT_INTERVAL": 5.0,
+    # A worker silent this long is lost, and its running jobs recovered.
+    "HEARTBEAT_TIMEOUT": 30.0,
+    # Seconds between two polls of the progress panel.
+    "POLL_INTERVAL": 1.0,
+}
+
+
+@cache
+def get_config() -> dict[str, Any]:
+    user = getattr(settings, "JOBS_UI", {}) or {}
+    config = {**DEFAULTS, **user}
+    store = config["RESULT_STORE"]
+    if isinstance(store, dict):
+        config["RESULT_STORE"] = {"OPTIONS": {}, **store}
+    return config
+
+
+def unknown_keys() -> list[str]:
+    user = getattr(settings, "JOBS_UI", {}) or {}
+    return sorted(set(user) - set(DEFAULTS))
+
+
+@receiver(setting_changed)
+def _reset_config(*, setting: str, **kwargs: Any) -> None:
+    if setting == "JOBS_UI":
+        get_config.cache_clear()
+        from jobs_ui import amqp, stores
+
+        stores.get_result_store.cache_clear()
+        amqp.reset()

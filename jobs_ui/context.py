@@ -1,0 +1,139 @@
+"""What a running task sees: progress, cancel, workspace."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.db import close_old_connections, connections, router
+from django.db.models.functions import Now
+from django.tasks import TaskContext
+
+from jobs_ui.conf import get_config
+from jobs_ui.events import JobEvent, publish
+from jobs_ui.exceptions import JobCancelled, JobTimedOut
+from jobs_ui.models import Job, JobStatus
+
+
+@dataclass(slots=True)
+class _State:
+    cancel_requested: bool = False
+    last_write: float = 0.0
+    last_cancel_check: float = 0.0
+    dirty: bool = False
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobContext(TaskContext):
+    """The ``context`` a ``@task(takes_context=True)`` function receives."""
+
+    job: Job
+    deadline: float | None = None
+    _state: _State = field(default_factory=_State)
+
+    @property
+    def extra(self) -> dict[str, Any]:
+        """Free-form JSON data shown with the progress; saved with the next ``progress()``."""
+        return self.job.extra
+
+    @property
+    def workspace(self) -> dict[str, Any]:
+        """JSON data kept across attempts (and, later, across steps); saved with progress and at the end."""
+        return self.job.workspace
+
+    def progress(self, done: float, total: float | None = None, message: str = "") -> None:
+        """Record progress; written at most every ``PROGRESS_INTERVAL`` seconds (always when done == total)."""
+        job = self.job
+        job.progress_done = done
+        job.progress_total = total
+        job.progress_message = str(message)
+        self._state.dirty = True
+        now = time.monotonic()
+        finished = total is not None and done >= total
+        if finished or now - self._state.last_write >= get_config()["PROGRESS_INTERVAL"]:
+            self.flush()
+
+    def flush(self) -> None:
+        """Write pending progress now (outside any transaction the task has open)."""
+        if not self._state.dirty:
+            return
+        self._state.dirty = False
+        self._state.last_write = time.monotonic()
+        _outside_transaction(self._write_progress)
+        publish(JobEvent.for_job(self.job, "progress"))
+
+    @property
+    def cancel_requested(self) -> bool:
+        """Whether someone asked to cancel this job (read from the database at most every ``PROGRESS_INTERVAL``)."""
+        state = self._state
+        if not state.cancel_requested:
+            now = time.monotonic()
+            if now - state.last_cancel_check >= get_config()["PROGRESS_INTERVAL"]:
+                state.last_cancel_check = now
+                _outside_transaction(self._read_cancel)
+        return state.cancel_requested
+
+    @property
+    def timed_out(self) -> bool:
+        """Whether the task's ``timeout`` has passed."""
+        return self.deadline is not None and time.monotonic() > self.deadline
+
+    def check_cancelled(self) -> None:
+        """Raise ``JobCancelled`` once a cancel is requested (``JobTimedOut`` past the timeout)."""
+        if self.cancel_requested:
+            raise JobCancelled("Cancelled on request.")
+        if self.timed_out:
+            raise JobTimedOut("Timed out.")
+
+    def request_cancel(self) -> None:
+        """Set the flag from this process (``jobs_ui.cancel`` calls it for jobs running here)."""
+        self._state.cancel_requested = True
+
+    def _running(self) -> Any:
+        job = self.job
+        return Job.objects.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING)
+
+    def _write_progress(self) -> None:
+        job = self.job
+        fields = {
+            "progress_done": job.progress_done,
+            "progress_total": job.progress_total,
+            "progress_message": job.progress_message,
+            "extra": job.extra,
+            "workspace": job.workspace,
+            "progress_at": Now(),
+            "heartbeat_at": Now(),
+        }
+        # Optimization: one query while nobody asked to cancel; a second one
+        # only to learn why the first matched no row.
+        if self._running().filter(cancel_requested_at__isnull=True).update(**fields):
+            return
+        if self._running().update(**fields):
+            self._state.cancel_requested = True
+
+    def _read_cancel(self) -> None:
+        if self._running().filter(cancel_requested_at__isnull=False).exists():
+            self._state.cancel_requested = True
+
+
+def _outside_transaction(write: Callable[[], None]) -> None:
+    # Progress must be visible while the task runs, and must not vanish if the
+    # task's own transaction rolls back: inside an atomic block, write from a
+    # short-lived thread, which has its own connection.
+    if not connections[router.db_for_write(Job)].in_atomic_block:
+        write()
+        return
+
+    def target() -> None:
+        try:
+            write()
+        finally:
+            close_old_connections()
+            connections.close_all()
+
+    thread = threading.Thread(target=target, name="jobs_ui-progress", daemon=True)
+    thread.start()
+    thread.join()

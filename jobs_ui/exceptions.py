@@ -1,0 +1,67 @@
+from __future__ import annotations
+
+from django.core.exceptions import ImproperlyConfigured
+
+
+class JobsUiException(Exception):
+    """Base class for jobs_ui exceptions. Do not raise directly."""
+
+
+class InvalidJobArguments(JobsUiException, ValueError):
+    """The arguments are not JSON, or are larger than ``MAX_ARGUMENTS_BYTES``."""
+
+
+class InvalidJobResult(JobsUiException, ValueError):
+    """The return value is not JSON, or is larger than ``MAX_RESULT_BYTES``."""
+
+
+class UnknownTask(JobsUiException, LookupError):
+    """The task path does not name a jobs_ui task."""
+
+
+class JobDoesNotExist(JobsUiException, LookupError):
+    """No job with this id, or not one the caller may see."""
+
+
+class JobNotCancellable(JobsUiException):
+    """The job has already finished."""
+
+
+class TooManyJobs(JobsUiException):
+    """The user already has ``MAX_UNFINISHED_JOBS_PER_USER`` unfinished jobs."""
+
+
+class JobCancelled(JobsUiException):
+    """Raised inside a task by ``context.check_cancelled()`` once a cancel is requested."""
+
+
+class ResultExpired(JobsUiException):
+    """The job succeeded, but its result is gone from the result store."""
+
+
+class ResultStoreError(JobsUiException):
+    """The result store could not keep the result."""
+
+
+class BrokerError(JobsUiException):
+    """RabbitMQ could not be reached, or refused an operation."""
+
+
+class InvalidBackend(ImproperlyConfigured):
+    """A configured executor or result store cannot be used."""
+
+
+class JobTimedOut(JobsUiException):
+    """Raised inside a task by ``context.check_cancelled()`` once its ``timeout`` has passed."""
+
+
+class WorkerLost(JobsUiException):
+    """The worker running the job stopped heartbeating."""
+
+
+class MessageUnroutable(BrokerError):
+    """A ``mandatory`` message matched no queue; for a per-job queue, the queue is gone."""
+
+
+class QueueNotFound(BrokerError):
+    """The queue does not exist: never declared, deleted, or expired."""

@@ -1,0 +1,37 @@
+from __future__ import annotations
+
+from abc import ABC, abstractmethod
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from django.core.checks import CheckMessage
+
+    from jobs_ui.models import Job
+
+
+class BaseExecutor(ABC):
+    """Where jobs run: receives each new job once its row is committed."""
+
+    name: str = ""
+    """Value of ``Job.executor`` for jobs this executor runs."""
+
+    supports_cancel: bool = True
+    """Whether a running job can be asked to stop."""
+
+    supports_progress: bool = True
+    """Whether running jobs report progress."""
+
+    supports_cross_process: bool = False
+    """Whether jobs run in processes other than the one that launched them."""
+
+    @abstractmethod
+    def dispatch(self, job: Job) -> None:
+        """Hand over a committed READY job. Must not raise: a job not handed over waits as READY."""
+
+    def stop(self, timeout: float = 10.0) -> None:
+        """Stop what this executor runs in this process."""
+        raise NotImplementedError("This executor does not support stop()")
+
+    def check(self) -> list[CheckMessage]:
+        """System check messages for this executor's configuration (no network I/O)."""
+        return []

@@ -1,0 +1,116 @@
+"""Creating jobs: validation, the per-user cap, unique jobs, dispatch on commit."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+from typing import TYPE_CHECKING, Any
+
+from django.contrib.auth import get_user_model
+from django.db import IntegrityError, connections, router, transaction
+
+from jobs_ui.conf import get_config
+from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
+from jobs_ui.jsonutil import encode_limited
+from jobs_ui.models import Job
+
+if TYPE_CHECKING:
+    from django.http import HttpRequest
+
+    from jobs_ui.backend import JobTask
+
+
+def validate_arguments(task: JobTask, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
+    """JSON-normalised copies of ``args``/``kwargs``; ``InvalidJobArguments`` when they cannot be used."""
+    limit = get_config()["MAX_ARGUMENTS_BYTES"]
+    text = encode_limited([args, kwargs], limit=limit, what="Arguments", error=InvalidJobArguments)
+    args, kwargs = json.loads(text)
+    leading = [None] if task.takes_context else []
+    try:
+        inspect.signature(task.func).bind(*leading, *args, **kwargs)
+    except TypeError as e:
+        raise InvalidJobArguments(f"Arguments do not match {task.name}(): {e}") from e
+    return args, kwargs
+
+
+def create_job(
+    task: JobTask,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    *,
+    owner: Any = None,
+    public: bool | None = None,
+) -> Job:
+    """Write the ``Job`` row and hand it to its executor once the transaction commits."""
+    args, kwargs = validate_arguments(task, args, kwargs)
+    config = get_config()
+    job = Job(
+        task_path=task.module_path,
+        backend=task.backend,
+        executor=task.executor or config["EXECUTOR"],
+        queue_name=task.queue_name,
+        priority=task.priority,
+        args=args,
+        kwargs=kwargs,
+        owner=owner,
+        public=task.public if public is None else public,
+        max_attempts=task.retries + 1,
+        run_after=task.run_after,
+    )
+    if task.unique:
+        job.unique_key = hashlib.sha256(json.dumps([args, kwargs], sort_keys=True).encode()).hexdigest()
+    using = router.db_for_write(Job)
+    with transaction.atomic(using=using):
+        if owner is not None and config["MAX_UNFINISHED_JOBS_PER_USER"] is not None:
+            _lock_owner(owner, using)
+        try:
+            with transaction.atomic(using=using):
+                job.save(using=using, force_insert=True)
+        except IntegrityError:
+            if not task.unique:
+                raise
+            existing = Job.objects.using(using).unfinished().filter(task_path=job.task_path, unique_key=job.unique_key).first()
+            if existing is None:
+                raise
+            return existing
+        if owner is not None:
+            _enforce_cap(owner, using)
+        transaction.on_commit(lambda: dispatch(job), using=using)
+    return job
+
+
+def _lock_owner(owner: Any, using: str) -> None:
+    # On PostgreSQL, parallel launches of one user queue up on the user's row,
+    # so the count below is exact. SQLite serialises writers by itself: the
+    # INSERT takes the write lock before the count runs.
+    if connections[using].features.has_select_for_update:
+        user_model = get_user_model()
+        list(user_model._default_manager.using(using).select_for_update().filter(pk=owner.pk).values_list("pk"))
+
+
+def _enforce_cap(owner: Any, using: str) -> None:
+    cap = get_config()["MAX_UNFINISHED_JOBS_PER_USER"]
+    if cap is None:
+        return
+    count = Job.objects.using(using).owned_by(owner).unfinished().count()
+    if count > cap:
+        raise TooManyJobs(f"You already have {cap} unfinished jobs; wait for one to finish or cancel one.")
+
+
+def dispatch(job: Job) -> None:
+    from jobs_ui.executors import get_executor
+
+    get_executor(job.executor).dispatch(job)
+
+
+def launch(task: JobTask, request: HttpRequest, *args: Any, public: bool | None = None, **kwargs: Any) -> Job:
+    """Create a job of ``task`` owned by ``request.user``.
+
+    ``public`` (keyword only, so a task cannot receive an argument of that
+    name through ``launch``) lets anyone with the link watch the job.
+    """
+    user = getattr(request, "user", None)
+    owner = user if user is not None and user.is_authenticated else None
+    task.get_backend().validate_task(task)
+    return create_job(task, list(args), kwargs, owner=owner, public=public)

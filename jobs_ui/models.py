@@ -1,0 +1,214 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+from typing import TYPE_CHECKING, Any
+
+from django.conf import settings
+from django.db import models
+from django.db.models import ExpressionWrapper, Q, Value
+from django.db.models.functions import Now
+from django.urls import reverse
+from django.utils.translation import gettext_lazy as _
+
+if TYPE_CHECKING:
+    from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
+
+
+class JobStatus(models.TextChoices):
+    READY = "READY", _("Ready")
+    RUNNING = "RUNNING", _("Running")
+    SUCCESSFUL = "SUCCESSFUL", _("Successful")
+    FAILED = "FAILED", _("Failed")
+    CANCELLED = "CANCELLED", _("Cancelled")
+
+
+UNFINISHED = (JobStatus.READY, JobStatus.RUNNING)
+FINISHED = (JobStatus.SUCCESSFUL, JobStatus.FAILED, JobStatus.CANCELLED)
+
+
+def db_now_plus(seconds: float) -> ExpressionWrapper[models.DateTimeField]:
+    """The database's clock plus ``seconds``, for leases judged by one clock."""
+    return ExpressionWrapper(Now() + Value(timedelta(seconds=seconds)), output_field=models.DateTimeField())
+
+
+class JobQuerySet(models.QuerySet["Job"]):
+    def ready(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.READY)
+
+    def running(self) -> JobQuerySet:
+        return self.filter(status=JobStatus.RUNNING)
+
+    def unfinished(self) -> JobQuerySet:
+        return self.filter(status__in=UNFINISHED)
+
+    def finished(self) -> JobQuerySet:
+        return self.filter(status__in=FINISHED)
+
+    def due(self) -> JobQuerySet:
+        """READY jobs whose ``run_after`` has passed, by the database's clock."""
+        return self.ready().filter(Q(run_after__isnull=True) | Q(run_after__lte=Now()))
+
+    def in_claim_order(self) -> JobQuerySet:
+        """Higher priority first, FIFO within a priority."""
+        return self.order_by("-priority", "enqueued_at", "id")
+
+    def for_user(self, user: AbstractBaseUser | AnonymousUser) -> JobQuerySet:
+        """Jobs ``user`` may see: their own, and public ones."""
+        if user.is_authenticated:
+            return self.filter(Q(owner=user) | Q(public=True))
+        return self.filter(public=True)
+
+    def owned_by(self, user: AbstractBaseUser | AnonymousUser) -> JobQuerySet:
+        if not user.is_authenticated:
+            return self.none()
+        return self.filter(owner=user)
+
+
+class Job(models.Model):
+    """One run of a task."""
+
+    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    task_path = models.CharField(_("task"), max_length=255)
+    backend = models.CharField(max_length=100, default="default")
+    executor = models.CharField(max_length=20, default="thread")
+    queue_name = models.CharField(_("queue"), max_length=100, default="default")
+    priority = models.SmallIntegerField(default=0)
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    owner = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.CASCADE,
+        related_name="jobs_ui_jobs",
+    )
+    public = models.BooleanField(default=False)
+    unique_key = models.CharField(max_length=64, blank=True, default="")
+
+    status = models.CharField(
+        _("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.READY
+    )
+    cancel_requested_at = models.DateTimeField(null=True, blank=True)
+
+    progress_done = models.FloatField(default=0)
+    progress_total = models.FloatField(null=True, blank=True)
+    progress_message = models.TextField(blank=True, default="")
+    progress_at = models.DateTimeField(null=True, blank=True)
+    extra = models.JSONField(default=dict, blank=True)
+    workspace = models.JSONField(default=dict, blank=True)
+
+    attempts = models.PositiveIntegerField(default=0)
+    max_attempts = models.PositiveIntegerField(default=1)
+    run_after = models.DateTimeField(null=True, blank=True)
+    enqueued_at = models.DateTimeField(_("enqueued"), db_default=Now())
+    dispatched_at = models.DateTimeField(null=True, blank=True)
+    started_at = models.DateTimeField(_("started"), null=True, blank=True)
+    last_attempted_at = models.DateTimeField(null=True, blank=True)
+    finished_at = models.DateTimeField(_("finished"), null=True, blank=True)
+    heartbeat_at = models.DateTimeField(null=True, blank=True)
+    worker_id = models.CharField(max_length=64, blank=True, default="")
+    worker_ids = models.JSONField(default=list, blank=True)
+
+    error_class = models.CharField(max_length=255, blank=True, default="")
+    error_message = models.TextField(blank=True, default="")
+    error_traceback = models.TextField(blank=True, default="")
+
+    result_store = models.CharField(max_length=20, blank=True, default="")
+    result = models.JSONField(null=True, blank=True)
+    result_expires_at = models.DateTimeField(null=True, blank=True)
+
+    objects = JobQuerySet.as_manager()
+
+    class Meta:
+        verbose_name = _("job")
+        verbose_name_plural = _("jobs")
+        ordering = ["-enqueued_at"]
+        indexes = [
+            models.Index(
+                fields=["queue_name", "-priority", "enqueued_at"],
+                condition=Q(status="READY"),
+                name="jobs_ui_job_claim_idx",
+            ),
+            models.Index(fields=["owner", "-enqueued_at"], name="jobs_ui_job_owner_idx"),
+            models.Index(
+                fields=["worker_id"],
+                condition=Q(status="RUNNING"),
+                name="jobs_ui_job_running_idx",
+            ),
+        ]
+        constraints = [
+            # Enforces JobTask(unique=True) in the table itself, race-free.
+            models.UniqueConstraint(
+                fields=["task_path", "unique_key"],
+                condition=Q(status__in=["READY", "RUNNING"]) & ~Q(unique_key=""),
+                name="jobs_ui_job_unique_unfinished",
+            ),
+        ]
+
+    def __str__(self) -> str:
+        return f"{self.task_name} ({self.get_status_display()})"
+
+    def get_absolute_url(self) -> str:
+        return reverse("jobs_ui:job_detail", args=[self.id])
+
+    @property
+    def task_name(self) -> str:
+        return self.task_path.rpartition(".")[2]
+
+    @property
+    def is_finished(self) -> bool:
+        return self.status in FINISHED
+
+    @property
+    def is_cancelling(self) -> bool:
+        return self.status == JobStatus.RUNNING and self.cancel_requested_at is not None
+
+    @property
+    def percent(self) -> float | None:
+        if not self.progress_total:
+            return None
+        return max(0.0, min(100.0, 100.0 * self.progress_done / self.progress_total))
+
+    def is_visible_to(self, user: Any) -> bool:
+        return self.public or (user.is_authenticated and self.owner_id == user.pk)
+
+
+class WorkerKind(models.TextChoices):
+    THREAD = "thread", _("Web process threads")
+    PROCESS = "worker", _("Worker process")
+
+
+class WorkerState(models.TextChoices):
+    ONLINE = "online", _("Online")
+    STOPPING = "stopping", _("Stopping")
+    STOPPED = "stopped", _("Stopped")
+    CRASHED = "crashed", _("Crashed")
+    LOST = "lost", _("Lost")
+
+
+class Worker(models.Model):
+    """A process that runs jobs: a worker process, or a web process's thread pool."""
+
+    id = models.CharField(primary_key=True, max_length=64)
+    label = models.CharField(max_length=200, blank=True, default="")
+    host = models.CharField(max_length=255)
+    pid = models.PositiveIntegerField()
+    kind = models.CharField(max_length=10, choices=WorkerKind.choices)
+    queues = models.JSONField(default=list, blank=True)
+    concurrency = models.PositiveIntegerField(default=1)
+    started_at = models.DateTimeField(db_default=Now())
+    heartbeat_at = models.DateTimeField(db_default=Now())
+    stopped_at = models.DateTimeField(null=True, blank=True)
+    state = models.CharField(
+        max_length=10, choices=WorkerState.choices, default=WorkerState.ONLINE
+    )
+    jobs_succeeded = models.PositiveIntegerField(default=0)
+    jobs_failed = models.PositiveIntegerField(default=0)
+
+    class Meta:
+        ordering = ["-started_at"]
+        indexes = [models.Index(fields=["state", "heartbeat_at"], name="jobs_ui_worker_alive_idx")]
+
+    def __str__(self) -> str:
+        return self.label or self.id

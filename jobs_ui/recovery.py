@@ -1,0 +1,35 @@
+"""Nothing stays RUNNING forever: jobs of silent workers are retried or failed."""
+
+from __future__ import annotations
+
+import logging
+
+from django.db.models.functions import Now
+
+from jobs_ui.conf import get_config
+from jobs_ui.exceptions import WorkerLost
+from jobs_ui.finishing import fail
+from jobs_ui.models import Job, JobStatus, Worker, WorkerState, db_now_plus
+
+logger = logging.getLogger(__name__)
+
+_LOST_CLASS = f"{WorkerLost.__module__}.{WorkerLost.__qualname__}"
+
+
+def recover_lost_jobs(timeout: float | None = None) -> int:
+    """Mark silent workers LOST and recover their jobs; returns how many jobs were recovered.
+
+    Judged by the database's clock, so clocks of worker machines do not matter.
+    """
+    if timeout is None:
+        timeout = get_config()["HEARTBEAT_TIMEOUT"]
+    cutoff = db_now_plus(-timeout)
+    Worker.objects.filter(
+        state__in=[WorkerState.ONLINE, WorkerState.STOPPING], heartbeat_at__lt=cutoff
+    ).update(state=WorkerState.LOST, stopped_at=Now())
+    recovered = 0
+    for job in Job.objects.running().filter(heartbeat_at__lt=cutoff):
+        logger.warning("Job %s lost its worker %s", job.pk, job.worker_id)
+        if fail(job, error_class=_LOST_CLASS, message="Worker lost: it stopped responding while running this job."):
+            recovered += 1
+    return recovered

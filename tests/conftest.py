@@ -1,0 +1,33 @@
+from __future__ import annotations
+
+import pytest
+
+from tests import tasks
+
+
+@pytest.fixture(autouse=True)
+def _isolate_jobs():
+    """Fresh gates per test; this process's thread pool stopped after each test."""
+    tasks.gates.clear()
+    tasks.calls.clear()
+    tasks.shutdown.clear()
+    yield
+    tasks.shutdown.set()
+    from jobs_ui.executors import stop_executors
+
+    stop_executors()
+
+
+@pytest.fixture
+def alice(django_user_model):
+    return django_user_model.objects.create_user("alice", password="pw")
+
+
+@pytest.fixture
+def bob(django_user_model):
+    return django_user_model.objects.create_user("bob", password="pw")
+
+
+@pytest.fixture
+def staff(django_user_model):
+    return django_user_model.objects.create_user("staff", password="pw", is_staff=True)
