@@ -57,12 +57,10 @@ class JobContext(TaskContext):
             self.flush()
 
     def flush(self) -> None:
-        """Write pending progress now (outside any transaction the task has open)."""
-        if not self._state.dirty:
-            return
-        self._state.dirty = False
+        """Write progress, ``extra`` and ``workspace`` now (outside any transaction the task has open)."""
         self._state.last_write = time.monotonic()
-        _outside_transaction(self._write_progress)
+        if _outside_transaction(self._write_progress):
+            self._state.dirty = False
         publish(JobEvent.for_job(self.job, "progress"))
 
     @property
@@ -119,13 +117,20 @@ class JobContext(TaskContext):
             self._state.cancel_requested = True
 
 
-def _outside_transaction(write: Callable[[], None]) -> None:
+def _outside_transaction(write: Callable[[], None]) -> bool:
+    """Run ``write`` outside the task's transaction; False when that cannot be done now."""
     # Progress must be visible while the task runs, and must not vanish if the
     # task's own transaction rolls back: inside an atomic block, write from a
     # short-lived thread, which has its own connection.
-    if not connections[router.db_for_write(Job)].in_atomic_block:
+    connection = connections[router.db_for_write(Job)]
+    if not connection.in_atomic_block:
         write()
-        return
+        return True
+    if connection.vendor == "sqlite":
+        # One writer at a time: the task's transaction holds the lock, so a
+        # second connection would wait for it. The write stays pending until
+        # the next progress() outside the transaction or the job's end.
+        return False
 
     def target() -> None:
         try:
@@ -137,3 +142,4 @@ def _outside_transaction(write: Callable[[], None]) -> None:
     thread = threading.Thread(target=target, name="jobs_ui-progress", daemon=True)
     thread.start()
     thread.join()
+    return True

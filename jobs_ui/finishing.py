@@ -23,10 +23,13 @@ def _attempt(job: Job) -> Any:
 
 def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
     """Write the final ``status`` of this attempt; False when the attempt no longer owns the job."""
+    # The last progress may not be written yet (throttling): the final write has it.
     fields.setdefault("workspace", job.workspace)
     fields.setdefault("extra", job.extra)
-    if status == JobStatus.SUCCESSFUL and job.progress_total:
-        fields.setdefault("progress_done", job.progress_total)
+    fields.setdefault("progress_total", job.progress_total)
+    fields.setdefault("progress_message", job.progress_message)
+    done = job.progress_total if status == JobStatus.SUCCESSFUL and job.progress_total else job.progress_done
+    fields.setdefault("progress_done", done)
     if not _attempt(job).update(status=status, finished_at=Now(), **fields):
         logger.warning("Job %s attempt %s lost ownership; its outcome is dropped", job.pk, job.attempts)
         return False

@@ -67,15 +67,12 @@ def _run(job: Job, task: object, context: JobContext) -> None:
         else:
             value = task.call(*job.args, **job.kwargs)
     except JobCancelled as e:
-        context.flush()
         finish(job, JobStatus.CANCELLED, error_class=_class_path(e), error_message=str(e) or "Cancelled.")
         return
     except JobTimedOut as e:
-        context.flush()
         fail(job, error_class=_class_path(e), message=f"Timed out after {task.timeout:g} s.")
         return
     except Exception as e:
-        context.flush()
         fail(
             job,
             error_class=_class_path(e),
@@ -83,7 +80,6 @@ def _run(job: Job, task: object, context: JobContext) -> None:
             traceback="".join(traceback.format_exception(e)),
         )
         return
-    context.flush()
     _save_result(job, task.result_ttl, value)
 
 

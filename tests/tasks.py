@@ -124,3 +124,11 @@ def progress_in_transaction(context: JobContext, name: str) -> str:
         while not gate(name).wait(0.02) and not shutdown.is_set():
             pass
     return name
+
+
+@task(retries=1, takes_context=True)
+def wait_with_retry(context: JobContext, name: str) -> int:
+    """Like wait_for_gate, with one retry left: returns the attempt that finished."""
+    while not gate(name).wait(0.02) and not shutdown.is_set():
+        context.check_cancelled()
+    return context.attempt

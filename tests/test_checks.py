@@ -1,0 +1,103 @@
+from __future__ import annotations
+
+from django.core.checks import Error, Warning
+from django.test import SimpleTestCase, override_settings
+
+from jobs_ui.checks import check_htmx, check_settings
+from tests.settings import JOBS_UI, MIDDLEWARE
+
+STORE_HINT = (
+    "Set BACKEND to 'jobs_ui.stores.database.DatabaseResultStore' or 'jobs_ui.stores.rabbitmq.RabbitMQResultStore'."
+)
+
+
+class CheckSettingsTests(SimpleTestCase):
+    def test_defaults_pass(self):
+        assert check_settings() == []
+        assert check_htmx() == []
+
+    @override_settings(JOBS_UI={"RESULT_STORE": {"BACKEND": "nowhere.Store"}})
+    def test_e001_store_not_importable(self):
+        assert check_settings() == [
+            Error(
+                "JOBS_UI['RESULT_STORE'] cannot be used: Could not import result store 'nowhere.Store': No module named 'nowhere'",
+                hint=STORE_HINT,
+                id="jobs_ui.E001",
+            )
+        ]
+
+    @override_settings(JOBS_UI={"RESULT_STORE": {"BACKEND": "jobs_ui.stores.rabbitmq.RabbitMQResultStore"}})
+    def test_e002_rabbitmq_store_without_amqp_url(self):
+        assert check_settings() == [
+            Error(
+                "RabbitMQResultStore needs JOBS_UI['AMQP_URL'].",
+                hint=(
+                    "Set JOBS_UI['AMQP_URL'] to amqp://user:password@host:5672/vhost, "
+                    "or use jobs_ui.stores.database.DatabaseResultStore."
+                ),
+                id="jobs_ui.E002",
+            )
+        ]
+
+    @override_settings(INSTALLED_APPS=["django.contrib.auth", "django.contrib.contenttypes", "jobs_ui"])
+    def test_e003_htmx_app_missing(self):
+        assert check_htmx() == [
+            Error(
+                "django_htmx is not in INSTALLED_APPS.",
+                hint="Add 'django_htmx' to INSTALLED_APPS; jobs_ui's templates use {% htmx_script %}.",
+                id="jobs_ui.E003",
+            )
+        ]
+
+    @override_settings(MIDDLEWARE=[m for m in MIDDLEWARE if "htmx" not in m])
+    def test_e003_htmx_middleware_missing(self):
+        assert check_htmx() == [
+            Error(
+                "django_htmx's HtmxMiddleware is not in MIDDLEWARE.",
+                hint="Add 'django_htmx.middleware.HtmxMiddleware' to MIDDLEWARE; jobs_ui's views read request.htmx.",
+                id="jobs_ui.E003",
+            )
+        ]
+
+    @override_settings(JOBS_UI={**JOBS_UI, "POLL_INTERVALL": 2, "AMQP": "x"})
+    def test_e004_unknown_keys(self):
+        assert check_settings() == [
+            Error(
+                "Unknown JOBS_UI setting(s): AMQP, POLL_INTERVALL.",
+                hint="Check the spelling; the settings are listed in jobs_ui.conf.DEFAULTS.",
+                id="jobs_ui.E004",
+            )
+        ]
+
+    @override_settings(JOBS_UI={"EXECUTOR": "cloud"})
+    def test_e005_unknown_executor(self):
+        assert check_settings() == [
+            Error("JOBS_UI['EXECUTOR'] is 'cloud'.", hint="Use 'thread' or 'worker'.", id="jobs_ui.E005")
+        ]
+
+    @override_settings(JOBS_UI={"POLL_INTERVAL": "1s", "MAX_UNFINISHED_JOBS_PER_USER": 0})
+    def test_e006_bad_numbers(self):
+        assert check_settings() == [
+            Error(
+                "JOBS_UI['POLL_INTERVAL'] must be a number >= 0, not '1s'.",
+                hint="Remove it to use the default, jobs_ui.conf.DEFAULTS['POLL_INTERVAL'].",
+                id="jobs_ui.E006",
+            ),
+            Error(
+                "JOBS_UI['MAX_UNFINISHED_JOBS_PER_USER'] must be None or a whole number >= 1, not 0.",
+                hint="None removes the limit.",
+                id="jobs_ui.E006",
+            ),
+        ]
+
+    @override_settings(
+        JOBS_UI={"EXECUTOR": "worker", "RESULT_STORE": {"BACKEND": "jobs_ui.stores.memory.InMemoryResultStore"}}
+    )
+    def test_w001_process_local_store_with_workers(self):
+        assert check_settings() == [
+            Warning(
+                "InMemoryResultStore keeps results in one process, but jobs run on worker processes.",
+                hint="Use DatabaseResultStore or RabbitMQResultStore with the worker executor.",
+                id="jobs_ui.W001",
+            )
+        ]

@@ -1,0 +1,93 @@
+from __future__ import annotations
+
+import pytest
+from django.db import connection
+
+from jobs_ui.models import Job, JobStatus
+from tests import tasks
+from tests.waiting import wait_for_status, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def test_progress_is_visible_from_another_connection_while_running():
+    result = tasks.wait_for_gate.enqueue("g")
+    job = wait_until(
+        lambda: Job.objects.filter(pk=result.id, progress_message="waiting", extra__waiting=True).first(),
+        what="progress to be written",
+    )
+    assert job.status == JobStatus.RUNNING
+    assert job.progress_done == 1
+    assert job.progress_total == 10
+    assert job.percent == 10
+    tasks.gate("g").set()
+    job = wait_for_status(result.id, JobStatus.SUCCESSFUL)
+    assert job.progress_done == 10  # a finished job shows a full bar
+
+
+@pytest.mark.skipif(
+    connection.vendor == "sqlite", reason="SQLite has one writer; the SQLite case is tested below"
+)
+def test_progress_inside_the_tasks_transaction_is_written_outside_it():
+    result = tasks.progress_in_transaction.enqueue("g")
+    job = wait_until(
+        lambda: Job.objects.filter(pk=result.id, progress_message="inside a transaction").first(),
+        what="progress written from inside the task's transaction",
+    )
+    assert job.status == JobStatus.RUNNING
+    tasks.gate("g").set()
+    wait_for_status(result.id, JobStatus.SUCCESSFUL)
+
+
+def test_every_progress_step_is_recorded_last_wins():
+    result = tasks.count.enqueue(50)
+    job = wait_for_status(result.id, JobStatus.SUCCESSFUL)
+    assert (job.progress_done, job.progress_total, job.progress_message) == (50, 50, "Counted 50")
+
+
+def test_progress_publishes_events():
+    from jobs_ui import events
+
+    seen: list[events.JobEvent] = []
+    unsubscribe = events.subscribe(seen.append)
+    try:
+        result = tasks.count.enqueue(3)
+        wait_for_status(result.id, JobStatus.SUCCESSFUL)
+        wait_until(lambda: any(e.kind == "finished" and e.job_id == str(result.id) for e in seen))
+    finally:
+        unsubscribe()
+    mine = [e for e in seen if e.job_id == str(result.id)]
+    assert [e.message for e in mine if e.kind == "progress"] == ["Counted 1", "Counted 2", "Counted 3"]
+    assert mine[-1].status == JobStatus.SUCCESSFUL
+
+
+def test_progress_writes_are_throttled(settings):
+    from jobs_ui import events
+
+    settings.JOBS_UI = {**settings.JOBS_UI, "PROGRESS_INTERVAL": 60}
+    seen: list[events.JobEvent] = []
+    unsubscribe = events.subscribe(seen.append)
+    try:
+        result = tasks.count.enqueue(100)
+        wait_for_status(result.id, JobStatus.SUCCESSFUL)
+    finally:
+        unsubscribe()
+    progress = [e for e in seen if e.job_id == str(result.id) and e.kind == "progress"]
+    # The first write, then the final one (done == total) only.
+    assert [e.done for e in progress] == [1, 100]
+
+
+def test_soft_timeout_fails_the_job():
+    result = tasks.slow_with_timeout.enqueue()
+    job = wait_for_status(result.id, JobStatus.FAILED)
+    assert job.error_class == "jobs_ui.exceptions.JobTimedOut"
+    assert job.error_message == "Timed out after 0.2 s."
+
+
+@pytest.mark.skipif(connection.vendor != "sqlite", reason="SQLite only")
+def test_progress_inside_a_transaction_on_sqlite_waits_for_the_end():
+    result = tasks.progress_in_transaction.enqueue("g")
+    wait_for_status(result.id, JobStatus.RUNNING)
+    tasks.gate("g").set()
+    job = wait_for_status(result.id, JobStatus.SUCCESSFUL)
+    assert job.progress_message == "inside a transaction"

@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connections
+from django.test import RequestFactory
+
+from jobs_ui import launch
+from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
+from jobs_ui.models import Job, JobStatus
+from tests import tasks
+from tests.waiting import wait_for_status
+
+
+def request_for(user):
+    request = RequestFactory().get("/")
+    request.user = user
+    return request
+
+
+@pytest.mark.django_db
+class TestLaunchValidation:
+    @pytest.mark.parametrize(
+        ("args", "kwargs", "message"),
+        [
+            ((object(),), {}, "Arguments must be JSON"),
+            ((float("nan"),), {}, "Arguments must be JSON"),
+            (({1, 2},), {}, "Arguments must be JSON"),
+            ((), {"value": b"bytes"}, "Arguments must be JSON"),
+            (("x" * 70_000,), {}, "Arguments too large"),
+            ((), {}, "do not match echo()"),
+            ((1, 2), {}, "do not match echo()"),
+            ((), {"nope": 1}, "do not match echo()"),
+        ],
+    )
+    def test_bad_arguments_are_rejected_and_nothing_is_written(self, alice, args, kwargs, message):
+        with pytest.raises(InvalidJobArguments, match=message):
+            launch(tasks.echo, request_for(alice), *args, **kwargs)
+        assert Job.objects.count() == 0
+
+    def test_enqueue_validates_too(self):
+        with pytest.raises(InvalidJobArguments):
+            tasks.echo.enqueue(object())
+        assert Job.objects.count() == 0
+
+    def test_owner_and_public(self, alice, django_capture_on_commit_callbacks):
+        with django_capture_on_commit_callbacks() as callbacks:
+            job = launch(tasks.echo, request_for(alice), (1, "a"), public=True)
+        assert len(callbacks) == 1  # dispatch waits for the commit
+        job.refresh_from_db()
+        assert job.owner == alice
+        assert job.public
+        assert job.args == [[1, "a"]]  # tuples become JSON lists
+        assert job.status == JobStatus.READY
+        assert job.task_path == "tests.tasks.echo"
+
+    def test_public_comes_from_the_task(self, alice):
+        assert launch(tasks.public_job, request_for(alice)).public
+        assert not launch(tasks.echo, request_for(alice), 1).public
+
+    def test_anonymous_launch_has_no_owner(self):
+        from django.contrib.auth.models import AnonymousUser
+
+        assert launch(tasks.echo, request_for(AnonymousUser()), 1).owner is None
+
+    def test_cap_on_unfinished_jobs(self, alice, bob, settings):
+        settings.JOBS_UI = {**settings.JOBS_UI, "MAX_UNFINISHED_JOBS_PER_USER": 2}
+        launch(tasks.echo, request_for(alice), 1)
+        launch(tasks.echo, request_for(alice), 2)
+        with pytest.raises(TooManyJobs, match="already have 2 unfinished jobs"):
+            launch(tasks.echo, request_for(alice), 3)
+        assert Job.objects.filter(owner=alice).count() == 2
+        launch(tasks.echo, request_for(bob), 1)  # per user
+        Job.objects.filter(owner=alice).update(status=JobStatus.SUCCESSFUL)
+        launch(tasks.echo, request_for(alice), 4)  # finished jobs do not count
+
+    def test_unique_returns_the_unfinished_job(self, alice):
+        first = launch(tasks.unique_job, request_for(alice), 7)
+        assert launch(tasks.unique_job, request_for(alice), 7).pk == first.pk
+        other = launch(tasks.unique_job, request_for(alice), 8)
+        assert other.pk != first.pk
+        Job.objects.filter(pk=first.pk).update(status=JobStatus.SUCCESSFUL)
+        assert launch(tasks.unique_job, request_for(alice), 7).pk != first.pk
+
+    def test_run_in_thread_returns_the_result_url(self, alice):
+        request = request_for(alice)
+        url = tasks.echo.run_in_thread(args=(5,), request=request)
+        job = Job.objects.get()
+        assert url == f"http://testserver/jobs/{job.pk}/result.json"
+        assert job.owner == alice
+        assert not job.public
+
+
+@pytest.mark.django_db(transaction=True)
+def test_cap_holds_under_parallel_launches(alice, settings):
+    settings.JOBS_UI = {**settings.JOBS_UI, "MAX_UNFINISHED_JOBS_PER_USER": 3}
+    start = threading.Barrier(8)
+    outcomes: list[str] = []
+
+    def attempt():
+        try:
+            start.wait()
+            # run_after keeps them READY (unfinished) while others launch.
+            launch(tasks.wait_for_gate, request_for(alice), "never-opened")
+            outcomes.append("ok")
+        except TooManyJobs:
+            outcomes.append("refused")
+        finally:
+            connections.close_all()
+
+    threads = [threading.Thread(target=attempt) for _ in range(8)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert sorted(outcomes) == ["ok"] * 3 + ["refused"] * 5
+    assert Job.objects.filter(owner=alice).count() == 3
+
+
+@pytest.mark.django_db(transaction=True)
+def test_launched_job_runs_for_its_owner(alice):
+    job = launch(tasks.add, request_for(alice), 1, b=2)
+    job = wait_for_status(job.pk, JobStatus.SUCCESSFUL)
+    assert job.result == 3
+    assert job.owner == alice

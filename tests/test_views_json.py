@@ -1,0 +1,126 @@
+from __future__ import annotations
+
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from jobs_ui.models import Job, JobStatus
+
+pytestmark = pytest.mark.django_db
+
+
+def make_job(owner, **fields):
+    defaults = {"task_path": "tests.tasks.echo", "args": [1], "owner": owner}
+    return Job.objects.create(**{**defaults, **fields})
+
+
+def finished(owner, value, **fields):
+    return make_job(
+        owner,
+        status=JobStatus.SUCCESSFUL,
+        result=value,
+        result_store="database",
+        finished_at=timezone.now(),
+        result_expires_at=timezone.now() + timedelta(hours=1),
+        **fields,
+    )
+
+
+def result_url(job):
+    return f"/jobs/{job.pk}/result.json"
+
+
+def status_url(job):
+    return f"/jobs/{job.pk}/status.json"
+
+
+class TestJobResult:
+    def test_unfinished_is_202_with_progress(self, client, alice):
+        job = make_job(alice, status=JobStatus.RUNNING, progress_done=3, progress_total=4, progress_message="almost")
+        client.force_login(alice)
+        response = client.get(result_url(job))
+        assert response.status_code == 202
+        body = response.json()
+        assert body["status"] == "RUNNING"
+        assert body["progress"] == {"done": 3, "total": 4, "percent": 75.0, "message": "almost"}
+        assert response["Cache-Control"].startswith("max-age=0")
+
+    @pytest.mark.parametrize("value", [{}, [], 0, "", None, {"rows": [1, 2]}])
+    def test_successful_is_200_with_any_json_value(self, client, alice, value):
+        job = finished(alice, value)
+        client.force_login(alice)
+        response = client.get(result_url(job))
+        assert response.status_code == 200
+        assert response.json() == value
+
+    @pytest.mark.parametrize("status", [JobStatus.FAILED, JobStatus.CANCELLED])
+    def test_failed_or_cancelled_is_409_without_traceback(self, client, alice, status):
+        job = make_job(
+            alice,
+            status=status,
+            error_class="builtins.ValueError",
+            error_message="bad <input>",
+            error_traceback="Traceback: secret",
+        )
+        client.force_login(alice)
+        response = client.get(result_url(job))
+        assert response.status_code == 409
+        assert response.json()["error"] == {"class": "builtins.ValueError", "message": "bad <input>"}
+
+    def test_staff_owner_sees_traceback(self, client, staff):
+        job = make_job(staff, status=JobStatus.FAILED, error_class="builtins.ValueError", error_traceback="TB")
+        client.force_login(staff)
+        assert client.get(result_url(job)).json()["error"]["traceback"] == "TB"
+
+    def test_expired_is_410(self, client, alice):
+        job = finished(alice, {"a": 1})
+        Job.objects.filter(pk=job.pk).update(result_expires_at=timezone.now() - timedelta(seconds=1))
+        client.force_login(alice)
+        response = client.get(result_url(job))
+        assert response.status_code == 410
+        assert "expired" in response.json()["error"]["message"]
+
+    def test_someone_elses_job_is_404(self, client, alice, bob):
+        job = finished(alice, 1)
+        client.force_login(bob)
+        assert client.get(result_url(job)).status_code == 404
+        assert client.get(status_url(job)).status_code == 404
+
+    def test_anonymous_is_404(self, client, alice):
+        job = finished(alice, 1)
+        assert client.get(result_url(job)).status_code == 404
+        assert client.get(status_url(job)).status_code == 404
+
+    def test_unknown_and_malformed_ids_are_404(self, client, alice):
+        client.force_login(alice)
+        assert client.get(f"/jobs/{uuid.uuid4()}/result.json").status_code == 404
+        assert client.get("/jobs/not-a-uuid/result.json").status_code == 404
+
+    def test_public_job_is_readable_by_others(self, client, alice, bob):
+        job = finished(alice, {"shared": True}, public=True)
+        client.force_login(bob)
+        assert client.get(result_url(job)).json() == {"shared": True}
+        client.logout()
+        assert client.get(result_url(job)).json() == {"shared": True}
+        assert client.get(status_url(job)).json()["status"] == "SUCCESSFUL"
+
+    def test_post_is_not_allowed(self, client, alice):
+        job = finished(alice, 1)
+        client.force_login(alice)
+        assert client.post(result_url(job)).status_code == 405
+
+
+class TestJobStatus:
+    def test_owner_sees_status_and_progress(self, client, alice):
+        job = make_job(alice, status=JobStatus.READY)
+        client.force_login(alice)
+        body = client.get(status_url(job)).json()
+        assert body["id"] == str(job.pk)
+        assert body["status"] == "READY"
+        assert body["task"] == "tests.tasks.echo"
+        assert body["progress"]["percent"] is None
+        assert body["cancel_requested"] is False
+        assert body["enqueued_at"] is not None
+        assert "error" not in body
