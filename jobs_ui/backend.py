@@ -13,7 +13,7 @@ from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
 
 if TYPE_CHECKING:
-    from collections.abc import Iterable, Sequence
+    from collections.abc import Sequence
 
     from jobs_ui.models import Job
 
@@ -21,7 +21,7 @@ EXECUTORS = ("thread", "worker")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class JobTask(Task):
+class JobTask(Task):  # type: ignore[type-arg]
     """A ``django.tasks`` task with jobs_ui's options, set in ``@task(...)``."""
 
     executor: str | None = None
@@ -81,7 +81,7 @@ class JobsBackend(BaseTaskBackend):
     supports_get_result = True
     supports_priority = True
 
-    def validate_task(self, task: Task) -> None:
+    def validate_task(self, task: Task[Any, Any]) -> None:
         super().validate_task(task)
         if not isinstance(task, JobTask):
             raise InvalidTask("jobs_ui tasks must be JobTask instances.")
@@ -96,14 +96,14 @@ class JobsBackend(BaseTaskBackend):
         if task.result_ttl is not None and task.result_ttl <= 0:
             raise InvalidTask("result_ttl must be > 0 seconds.")
 
-    def enqueue(self, task: Task, args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult:
+    def enqueue(self, task: Task[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult[Any, Any]:
         from jobs_ui.launching import create_job
 
         self.validate_task(task)
         job = create_job(task, list(args), dict(kwargs))  # type: ignore[arg-type]
         return to_task_result(job, task)
 
-    def get_result(self, result_id: str) -> TaskResult:
+    def get_result(self, result_id: str) -> TaskResult[Any, Any]:
         from jobs_ui.models import Job
         from jobs_ui.registry import resolve_task
 
@@ -113,12 +113,12 @@ class JobsBackend(BaseTaskBackend):
             raise TaskResultDoesNotExist(result_id) from e
         return to_task_result(job, resolve_task(job.task_path))
 
-    def check(self, **kwargs: Any) -> Iterable[checks.CheckMessage]:
+    def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         # JOBS_UI itself is checked once by jobs_ui.checks, whatever the backends.
-        yield from super().check(**kwargs)
+        return list(super().check(**kwargs))
 
 
-def to_task_result(job: Job, task: Task) -> TaskResult:
+def to_task_result(job: Job, task: Task[Any, Any]) -> TaskResult[Any, Any]:
     """A ``TaskResult`` read from the ``Job`` row (and the result store when successful)."""
     from django.tasks import TaskResultStatus
     from django.tasks.base import TaskError
@@ -131,7 +131,7 @@ def to_task_result(job: Job, task: Task) -> TaskResult:
     errors = []
     if job.error_class:
         errors.append(TaskError(exception_class_path=job.error_class, traceback=job.error_traceback))
-    result = TaskResult(
+    result: TaskResult[Any, Any] = TaskResult(
         task=task,
         id=str(job.pk),
         status=status,

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import uuid
 from collections.abc import Iterable
 
 from django.db import connections, router, transaction
@@ -11,7 +12,7 @@ from django.db.models.functions import Coalesce, Now
 from jobs_ui.models import Job, JobStatus
 
 
-def claim(job_id: object, worker_id: str) -> Job | None:
+def claim(job_id: uuid.UUID | str, worker_id: str) -> Job | None:
     """Mark the READY job ``job_id`` RUNNING for ``worker_id``; None when someone else has it."""
     updated = (
         Job.objects.due()

@@ -27,7 +27,7 @@ class _State:
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
-class JobContext(TaskContext):
+class JobContext(TaskContext):  # type: ignore[type-arg,misc]
     """The ``context`` a ``@task(takes_context=True)`` function receives."""
 
     job: Job
@@ -37,12 +37,14 @@ class JobContext(TaskContext):
     @property
     def extra(self) -> dict[str, Any]:
         """Free-form JSON data shown with the progress; saved with the next ``progress()``."""
-        return self.job.extra
+        extra: dict[str, Any] = self.job.extra
+        return extra
 
     @property
     def workspace(self) -> dict[str, Any]:
         """JSON data kept across attempts (and, later, across steps); saved with progress and at the end."""
-        return self.job.workspace
+        workspace: dict[str, Any] = self.job.workspace
+        return workspace
 
     def progress(self, done: float, total: float | None = None, message: str = "") -> None:
         """Record progress; written at most every ``PROGRESS_INTERVAL`` seconds (always when done == total)."""

@@ -70,7 +70,9 @@ def create_job(
         except IntegrityError:
             if not task.unique:
                 raise
-            existing = Job.objects.using(using).unfinished().filter(task_path=job.task_path, unique_key=job.unique_key).first()
+            existing = (
+                Job.objects.using(using).unfinished().filter(task_path=job.task_path, unique_key=job.unique_key).first()
+            )
             if existing is None:
                 raise
             return existing

@@ -27,7 +27,7 @@ UNFINISHED = (JobStatus.READY, JobStatus.RUNNING)
 FINISHED = (JobStatus.SUCCESSFUL, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
-def db_now_plus(seconds: float) -> ExpressionWrapper[models.DateTimeField]:
+def db_now_plus(seconds: float) -> ExpressionWrapper[Any]:
     """The database's clock plus ``seconds``, for leases judged by one clock."""
     return ExpressionWrapper(Now() + Value(timedelta(seconds=seconds)), output_field=models.DateTimeField())
 
@@ -56,13 +56,13 @@ class JobQuerySet(models.QuerySet["Job"]):
     def for_user(self, user: AbstractBaseUser | AnonymousUser) -> JobQuerySet:
         """Jobs ``user`` may see: their own, and public ones."""
         if user.is_authenticated:
-            return self.filter(Q(owner=user) | Q(public=True))
+            return self.filter(Q(owner_id=user.pk) | Q(public=True))
         return self.filter(public=True)
 
     def owned_by(self, user: AbstractBaseUser | AnonymousUser) -> JobQuerySet:
         if not user.is_authenticated:
             return self.none()
-        return self.filter(owner=user)
+        return self.filter(owner_id=user.pk)
 
 
 class Job(models.Model):
@@ -86,9 +86,7 @@ class Job(models.Model):
     public = models.BooleanField(default=False)
     unique_key = models.CharField(max_length=64, blank=True, default="")
 
-    status = models.CharField(
-        _("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.READY
-    )
+    status = models.CharField(_("status"), max_length=10, choices=JobStatus.choices, default=JobStatus.READY)
     cancel_requested_at = models.DateTimeField(null=True, blank=True)
 
     progress_done = models.FloatField(default=0)
@@ -200,9 +198,7 @@ class Worker(models.Model):
     started_at = models.DateTimeField(db_default=Now())
     heartbeat_at = models.DateTimeField(db_default=Now())
     stopped_at = models.DateTimeField(null=True, blank=True)
-    state = models.CharField(
-        max_length=10, choices=WorkerState.choices, default=WorkerState.ONLINE
-    )
+    state = models.CharField(max_length=10, choices=WorkerState.choices, default=WorkerState.ONLINE)
     jobs_succeeded = models.PositiveIntegerField(default=0)
     jobs_failed = models.PositiveIntegerField(default=0)
 

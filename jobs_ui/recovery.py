@@ -9,7 +9,7 @@ from django.db.models.functions import Now
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import WorkerLost
 from jobs_ui.finishing import fail
-from jobs_ui.models import Job, JobStatus, Worker, WorkerState, db_now_plus
+from jobs_ui.models import Job, Worker, WorkerState, db_now_plus
 
 logger = logging.getLogger(__name__)
 
@@ -24,9 +24,9 @@ def recover_lost_jobs(timeout: float | None = None) -> int:
     if timeout is None:
         timeout = get_config()["HEARTBEAT_TIMEOUT"]
     cutoff = db_now_plus(-timeout)
-    Worker.objects.filter(
-        state__in=[WorkerState.ONLINE, WorkerState.STOPPING], heartbeat_at__lt=cutoff
-    ).update(state=WorkerState.LOST, stopped_at=Now())
+    Worker.objects.filter(state__in=[WorkerState.ONLINE, WorkerState.STOPPING], heartbeat_at__lt=cutoff).update(
+        state=WorkerState.LOST, stopped_at=Now()
+    )
     recovered = 0
     for job in Job.objects.running().filter(heartbeat_at__lt=cutoff):
         logger.warning("Job %s lost its worker %s", job.pk, job.worker_id)

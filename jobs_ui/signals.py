@@ -13,8 +13,8 @@ def _start_thread_pool(**kwargs: Any) -> None:
     # A web process starts its pool with its first request, so thread jobs left
     # READY (or RUNNING by a process that died) are picked up after a restart
     # without waiting for a new launch.
-    from jobs_ui.executors import get_executor
+    from jobs_ui.executors import thread_executor
 
     request_started.disconnect(_start_thread_pool)
     if get_config()["THREAD_AUTOSTART"]:
-        get_executor("thread").start()
+        thread_executor().start()

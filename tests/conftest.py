@@ -3,6 +3,7 @@ from __future__ import annotations
 import pytest
 
 from tests import tasks
+from tests.amqp_fixtures import *  # noqa: F403
 
 
 @pytest.fixture(autouse=True)

@@ -16,6 +16,7 @@ def test_progress_is_visible_from_another_connection_while_running():
         lambda: Job.objects.filter(pk=result.id, progress_message="waiting", extra__waiting=True).first(),
         what="progress to be written",
     )
+    assert job is not None
     assert job.status == JobStatus.RUNNING
     assert job.progress_done == 1
     assert job.progress_total == 10
@@ -25,15 +26,14 @@ def test_progress_is_visible_from_another_connection_while_running():
     assert job.progress_done == 10  # a finished job shows a full bar
 
 
-@pytest.mark.skipif(
-    connection.vendor == "sqlite", reason="SQLite has one writer; the SQLite case is tested below"
-)
+@pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite has one writer; the SQLite case is tested below")
 def test_progress_inside_the_tasks_transaction_is_written_outside_it():
     result = tasks.progress_in_transaction.enqueue("g")
     job = wait_until(
         lambda: Job.objects.filter(pk=result.id, progress_message="inside a transaction").first(),
         what="progress written from inside the task's transaction",
     )
+    assert job is not None
     assert job.status == JobStatus.RUNNING
     tasks.gate("g").set()
     wait_for_status(result.id, JobStatus.SUCCESSFUL)

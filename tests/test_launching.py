@@ -85,7 +85,7 @@ class TestLaunchValidation:
 
     def test_run_in_thread_returns_the_result_url(self, alice):
         request = request_for(alice)
-        url = tasks.echo.run_in_thread(args=(5,), request=request)
+        url = tasks.echo.run_in_thread(args=(5,), request=request)  # type: ignore[attr-defined]
         job = Job.objects.get()
         assert url == f"http://testserver/jobs/{job.pk}/result.json"
         assert job.owner == alice

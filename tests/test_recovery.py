@@ -9,7 +9,7 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from jobs_ui.executors import get_executor
+from jobs_ui.executors import thread_executor
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from jobs_ui.recovery import recover_lost_jobs
 from tests import tasks
@@ -57,7 +57,7 @@ def test_job_of_a_killed_web_process_fails_as_worker_lost(crashed_web_process):
     assert job.status == JobStatus.RUNNING
     child_worker = job.worker_id
     # A web process starting up recovers what the dead one left behind.
-    get_executor("thread").start()
+    thread_executor().start()
     job = wait_for_status(job_id, JobStatus.FAILED)
     assert job.error_class == "jobs_ui.exceptions.WorkerLost"
     assert job.error_message.startswith("Worker lost")
@@ -68,7 +68,7 @@ def test_job_of_a_killed_web_process_fails_as_worker_lost(crashed_web_process):
 def test_job_with_retries_left_runs_again_elsewhere(crashed_web_process):
     job_id = crashed_web_process("wait_with_retry", "opened-here")
     tasks.gate("opened-here").set()
-    get_executor("thread").start()
+    thread_executor().start()
     job = wait_for_status(job_id, JobStatus.SUCCESSFUL)
     assert job.attempts == 2
     assert len(job.worker_ids) == 2

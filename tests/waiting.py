@@ -2,12 +2,12 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from typing import TypeVar
+from typing import Any
 
-T = TypeVar("T")
+from jobs_ui.models import Job
 
 
-def wait_until(predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.02, what: str = "") -> T:
+def wait_until[T](predicate: Callable[[], T], timeout: float = 15.0, interval: float = 0.02, what: str = "") -> T:
     """Poll ``predicate`` until it returns something truthy; fail after ``timeout`` seconds."""
     deadline = time.monotonic() + timeout
     while True:
@@ -19,11 +19,11 @@ def wait_until(predicate: Callable[[], T], timeout: float = 15.0, interval: floa
         time.sleep(interval)
 
 
-def wait_for_status(job_id: object, *statuses: str, timeout: float = 15.0):
-    from jobs_ui.models import Job
-
-    def check():
+def wait_for_status(job_id: Any, *statuses: str, timeout: float = 15.0) -> Job:
+    def check() -> Job | None:
         job = Job.objects.get(pk=job_id)
         return job if job.status in statuses else None
 
-    return wait_until(check, timeout, what=f"job {job_id} to be {'/'.join(statuses)}")
+    job = wait_until(check, timeout, what=f"job {job_id} to be {'/'.join(statuses)}")
+    assert job is not None
+    return job

@@ -7,6 +7,7 @@ from jobs_ui.exceptions import InvalidBackend
 
 if TYPE_CHECKING:
     from jobs_ui.executors.base import BaseExecutor
+    from jobs_ui.executors.thread import ThreadExecutor
 
 _executors: dict[str, BaseExecutor] = {}
 _lock = threading.Lock()
@@ -35,3 +36,12 @@ def stop_executors(timeout: float = 10.0) -> None:
         executors = list(_executors.values())
     for executor in executors:
         executor.stop(timeout)
+
+
+def thread_executor() -> ThreadExecutor:
+    """This process's thread pool."""
+    from jobs_ui.executors.thread import ThreadExecutor
+
+    executor = get_executor("thread")
+    assert isinstance(executor, ThreadExecutor)
+    return executor

@@ -102,7 +102,7 @@ class ThreadExecutor(BaseExecutor):
         except Exception:
             logger.exception("Thread pool runner stopped")
         finally:
-            connections.close_all()
+            _close_thread_connections()
 
     def _heartbeat(self) -> None:
         stopping = self._stopping
@@ -120,4 +120,12 @@ class ThreadExecutor(BaseExecutor):
                 if stopping.wait(interval):
                     return
         finally:
-            connections.close_all()
+            _close_thread_connections()
+
+
+def _close_thread_connections() -> None:
+    connections.close_all()
+    if get_config()["AMQP_URL"]:
+        from jobs_ui import amqp
+
+        amqp.close()

@@ -25,4 +25,3 @@ class WorkerExecutor(BaseExecutor):
 
     def check(self) -> list[checks.CheckMessage]:
         return []
-

@@ -1,0 +1,3 @@
+"""The demo site that ``make demo`` runs."""
+
+from __future__ import annotations

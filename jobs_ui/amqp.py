@@ -1,0 +1,295 @@
+"""The only module that imports pika; the rest of jobs_ui uses this typed API.
+
+A pika connection is not thread-safe (pika FAQ), so each thread opens its own and
+keeps it in a ``threading.local`` for every later call. Errors surface as
+``jobs_ui.exceptions.BrokerError`` and its subclasses, never as pika exceptions.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import socket
+import threading
+import time
+from collections.abc import Callable
+from typing import Any
+from urllib.parse import parse_qs, urlsplit
+
+import pika
+from pika import exceptions as pe
+
+from jobs_ui.conf import get_config
+from jobs_ui.exceptions import BrokerError, MessageUnroutable, QueueNotFound
+
+logger = logging.getLogger(__name__)
+
+# Seconds to open the socket, and to finish the whole AMQP handshake, unless the URL
+# sets socket_timeout / stack_timeout: a request must not hang on a dead broker.
+SOCKET_TIMEOUT = 5.0
+STACK_TIMEOUT = 10.0
+# Idle seconds after which a connection without heartbeats is checked before use.
+IDLE_CHECK_WITHOUT_HEARTBEAT = 30.0
+# After a failed connect, events are dropped (not retried) for this many seconds, so
+# progress reports never wait on a broker that is down.
+EVENTS_BACKOFF = 5.0
+
+TRANSIENT = 1
+PERSISTENT = 2
+
+_local = threading.local()
+_generation = 0
+_generation_lock = threading.Lock()
+_events_down_until = 0.0
+
+
+class _Link:
+    def __init__(self, connection: Any, generation: int) -> None:
+        self.connection = connection
+        self.generation = generation
+        self.pid = os.getpid()
+        self.last_used = time.monotonic()
+        # pika only sends heartbeats while it does I/O, so a thread idle for longer
+        # than the heartbeat timeout may hold a connection the broker has closed.
+        heartbeat = connection._impl.params.heartbeat
+        self.idle_limit = heartbeat / 2 if heartbeat else IDLE_CHECK_WITHOUT_HEARTBEAT
+        self.channel: Any = None
+        self.event_channel: Any = None
+
+    def confirm_channel(self) -> Any:
+        if self.channel is None or not self.channel.is_open:
+            self.channel = self.connection.channel()
+            self.channel.confirm_delivery()
+        return self.channel
+
+    def events_channel(self) -> Any:
+        if self.event_channel is None or not self.event_channel.is_open:
+            channel = self.connection.channel()
+            _declare_events_exchange(channel)
+            self.event_channel = channel
+        return self.event_channel
+
+    def close(self) -> None:
+        # A connection inherited through fork() shares its socket with the parent.
+        if self.pid == os.getpid():
+            _close_connection(self.connection)
+
+
+def name(*parts: str) -> str:
+    """Namespace an exchange or queue name: ``name("result", hex)`` is ``"jobs_ui.result.<hex>"``."""
+    return ".".join([get_config()["AMQP_PREFIX"], *parts])
+
+
+def reset() -> None:
+    """Forget this process's connections (settings changed); each thread reconnects on next use."""
+    global _generation, _events_down_until
+    with _generation_lock:
+        _generation += 1
+    _events_down_until = 0.0
+    close()
+
+
+def close() -> None:
+    """Close this thread's connection, e.g. when a pool thread exits."""
+    link: _Link | None = getattr(_local, "link", None)
+    _local.link = None
+    if link is not None:
+        link.close()
+
+
+def declare_queue(queue: str, *, durable: bool = True, arguments: dict[str, Any] | None = None) -> None:
+    """Declare ``queue``; ``arguments`` (``x-expires``...) must match an existing queue's."""
+    _run(lambda ch: ch.queue_declare(queue, durable=durable, arguments=arguments))
+
+
+def delete_queue(queue: str) -> None:
+    """Delete ``queue`` and its messages; a missing queue is fine."""
+    with contextlib.suppress(QueueNotFound):
+        _run(lambda ch: ch.queue_delete(queue), not_found=QueueNotFound)
+
+
+def publish(
+    exchange: str,
+    routing_key: str,
+    body: bytes,
+    *,
+    persistent: bool = True,
+    mandatory: bool = False,
+    expiration_ms: int | None = None,
+    headers: dict[str, Any] | None = None,
+    priority: int | None = None,
+) -> None:
+    """Publish and wait for the broker's confirm.
+
+    Raises ``MessageUnroutable`` when ``mandatory`` and no queue took the message,
+    and ``BrokerError`` for anything else. After a lost connection the message is
+    sent once more on a new one, so a consumer may rarely see it twice.
+    """
+    properties = pika.BasicProperties(
+        delivery_mode=PERSISTENT if persistent else TRANSIENT,
+        expiration=None if expiration_ms is None else str(int(expiration_ms)),
+        headers=headers,
+        priority=priority,
+    )
+    _run(lambda ch: ch.basic_publish(exchange, routing_key, body, properties=properties, mandatory=mandatory))
+
+
+def peek(queue: str) -> bytes | None:
+    """The first message of ``queue``, left in place; ``None`` when the queue is empty.
+
+    Raises ``QueueNotFound`` when the queue does not exist.
+    """
+
+    def get(channel: Any) -> bytes | None:
+        method, _properties, body = channel.basic_get(queue, auto_ack=False)
+        if method is None:
+            return None
+        # Back to the head of the queue, keeping its original per-message expiry.
+        channel.basic_nack(method.delivery_tag, requeue=True)
+        return bytes(body or b"")
+
+    return _run(get, not_found=QueueNotFound)
+
+
+def publish_event(routing_key: str, body: bytes) -> None:
+    """Publish a transient event to the topic exchange ``name("events")``, without confirm."""
+    global _events_down_until
+    if time.monotonic() < _events_down_until:
+        raise BrokerError("RabbitMQ was unreachable moments ago; event dropped")
+    properties = pika.BasicProperties(delivery_mode=TRANSIENT)
+    try:
+        _run(
+            lambda ch: ch.basic_publish(name("events"), routing_key, body, properties=properties),
+            events=True,
+        )
+    except BrokerError:
+        if getattr(_local, "link", None) is None:
+            _events_down_until = time.monotonic() + EVENTS_BACKOFF
+        raise
+
+
+def consume_events(
+    binding_key: str,
+    callback: Callable[[str, bytes], None],
+    stop_event: threading.Event,
+    *,
+    ready: threading.Event | None = None,
+    poll_interval: float = 0.5,
+) -> None:
+    """Call ``callback(routing_key, body)`` for each event matching ``binding_key``.
+
+    Blocks until ``stop_event`` is set (checked every ``poll_interval`` seconds), on a
+    connection of its own with an exclusive auto-delete queue; sets ``ready`` once
+    bound. Raises ``BrokerError`` when the connection is lost; the caller may retry.
+    """
+
+    def on_message(_channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+        try:
+            callback(method.routing_key, body)
+        except Exception:
+            logger.exception("Event callback %r failed", callback)
+
+    connection = _connect()
+    try:
+        channel = connection.channel()
+        _declare_events_exchange(channel)
+        queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
+        channel.queue_bind(queue, name("events"), routing_key=binding_key)
+        channel.basic_consume(queue, on_message, auto_ack=True)
+        if ready is not None:
+            ready.set()
+        while not stop_event.is_set():
+            connection.process_data_events(time_limit=poll_interval)
+    except pe.AMQPError as e:
+        raise BrokerError(f"Event consumer stopped: {e!r}") from e
+    finally:
+        _close_connection(connection)
+
+
+def _declare_events_exchange(channel: Any) -> None:
+    # Events are transient, so is their exchange; every connection declares it once.
+    channel.exchange_declare(name("events"), exchange_type="topic", durable=False)
+
+
+def _connect() -> Any:
+    config = get_config()
+    url = config["AMQP_URL"]
+    if not url:
+        raise BrokerError("JOBS_UI['AMQP_URL'] is not set")
+    try:
+        params = pika.URLParameters(url)
+    except (TypeError, ValueError) as e:
+        raise BrokerError(f"Invalid JOBS_UI['AMQP_URL']: {e}") from e
+    query = parse_qs(urlsplit(url).query)
+    if "socket_timeout" not in query:
+        params.socket_timeout = SOCKET_TIMEOUT
+    if "stack_timeout" not in query:
+        params.stack_timeout = STACK_TIMEOUT
+    # Without it, a broker memory or disk alarm blocks every publisher forever.
+    params.blocked_connection_timeout = config["AMQP_BLOCKED_TIMEOUT"]
+    thread = threading.current_thread().name
+    params.client_properties = {"connection_name": f"jobs_ui {socket.gethostname()} pid={os.getpid()} {thread}"}
+    try:
+        return pika.BlockingConnection(params)
+    except (pe.AMQPError, OSError) as e:
+        where = f"{params.host}:{params.port}{params.virtual_host}"
+        raise BrokerError(f"Could not connect to RabbitMQ at {where}: {e!r}") from e
+
+
+def _close_connection(connection: Any) -> None:
+    if connection.is_open:
+        try:
+            connection.close()
+        except (pe.AMQPError, OSError):
+            logger.debug("Error closing a RabbitMQ connection", exc_info=True)
+
+
+def _link() -> _Link:
+    link: _Link | None = getattr(_local, "link", None)
+    if link is not None and (link.pid != os.getpid() or link.generation != _generation or not link.connection.is_open):
+        close()
+        link = None
+    if link is not None and time.monotonic() - link.last_used > link.idle_limit:
+        # Sends a due heartbeat and reads a Connection.Close the broker may have sent.
+        with contextlib.suppress(pe.AMQPError, OSError):
+            link.connection.process_data_events(0)
+        if not link.connection.is_open:
+            close()
+            link = None
+    if link is None:
+        link = _Link(_connect(), _generation)
+        _local.link = link
+    return link
+
+
+def _run[T](
+    operation: Callable[[Any], T],
+    *,
+    events: bool = False,
+    not_found: type[BrokerError] = BrokerError,
+) -> T:
+    # A stale or broken connection is replaced once, transparently.
+    for attempt in (1, 2):
+        link = _link()
+        try:
+            result = operation(link.events_channel() if events else link.confirm_channel())
+        except pe.ConnectionBlockedTimeout as e:
+            close()
+            raise BrokerError("RabbitMQ blocked the connection (memory or disk alarm)") from e
+        except (pe.AMQPConnectionError, pe.ChannelWrongStateError, OSError) as e:
+            close()
+            if attempt == 2:
+                raise BrokerError(f"Lost the connection to RabbitMQ: {e!r}") from e
+            logger.info("Reopening the RabbitMQ connection after %r", e)
+            continue
+        except pe.ChannelClosedByBroker as e:
+            error = not_found if e.reply_code == 404 else BrokerError
+            raise error(f"RabbitMQ refused: {e.reply_code} {e.reply_text}") from e
+        except pe.UnroutableError as e:
+            raise MessageUnroutable("No queue took the message") from e
+        except pe.AMQPError as e:
+            raise BrokerError(f"RabbitMQ error: {e!r}") from e
+        link.last_used = time.monotonic()
+        return result
+    raise AssertionError("unreachable")

@@ -1,0 +1,107 @@
+"""Job events: in-process subscribers always, a RabbitMQ topic exchange when configured."""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import threading
+import uuid
+from collections.abc import Callable
+from dataclasses import asdict, dataclass, field
+from typing import TYPE_CHECKING, Any
+
+from django.utils import timezone
+
+from jobs_ui.conf import get_config
+
+if TYPE_CHECKING:
+    from jobs_ui.models import Job
+
+logger = logging.getLogger(__name__)
+
+# Identifies this process, so a bridge from RabbitMQ can skip its own events.
+ORIGIN = f"{os.getpid()}-{uuid.uuid4().hex[:8]}"
+
+Subscriber = Callable[["JobEvent"], None]
+_subscribers: list[Subscriber] = []
+_lock = threading.Lock()
+
+
+@dataclass(frozen=True, slots=True, kw_only=True)
+class JobEvent:
+    """Something happened to a job: ``kind`` is progress, finished, cancel_requested or enqueued."""
+
+    job_id: str
+    kind: str
+    status: str
+    done: float = 0
+    total: float | None = None
+    message: str = ""
+    at: str = field(default_factory=lambda: timezone.now().isoformat())
+    origin: str = ORIGIN
+
+    @classmethod
+    def for_job(cls, job: Job, kind: str) -> JobEvent:
+        return cls(
+            job_id=str(job.pk),
+            kind=kind,
+            status=str(job.status),
+            done=job.progress_done,
+            total=job.progress_total,
+            message=job.progress_message,
+        )
+
+    @property
+    def routing_key(self) -> str:
+        return f"job.{uuid.UUID(self.job_id).hex}"
+
+    def to_json(self) -> str:
+        return json.dumps(asdict(self))
+
+    @classmethod
+    def from_json(cls, text: str | bytes) -> JobEvent:
+        data: dict[str, Any] = json.loads(text)
+        return cls(**data)
+
+
+def subscribe(callback: Subscriber) -> Callable[[], None]:
+    """Call ``callback`` for every event published in this process; returns the unsubscribe function."""
+    with _lock:
+        _subscribers.append(callback)
+
+    def unsubscribe() -> None:
+        with _lock:
+            if callback in _subscribers:
+                _subscribers.remove(callback)
+
+    return unsubscribe
+
+
+def deliver_locally(event: JobEvent) -> None:
+    with _lock:
+        subscribers = list(_subscribers)
+    for callback in subscribers:
+        try:
+            callback(event)
+        except Exception:
+            logger.exception("Event subscriber %r failed", callback)
+
+
+def publish(event: JobEvent) -> None:
+    """Send ``event`` to this process's subscribers and, with ``AMQP_URL``, to the event exchange.
+
+    Never raises: a lost event only delays what a page shows, polling still works.
+    """
+    deliver_locally(event)
+    if get_config()["AMQP_URL"]:
+        try:
+            _publish_amqp(event)
+        except Exception:
+            logger.warning("Could not publish event for job %s", event.job_id, exc_info=True)
+
+
+def _publish_amqp(event: JobEvent) -> None:
+    from jobs_ui import amqp
+
+    amqp.publish_event(event.routing_key, event.to_json().encode())
