@@ -165,3 +165,13 @@ def test_cancelled_job_reads_as_failed_for_django():
     result.refresh()
     assert result.status == TaskResultStatus.FAILED
     assert result.errors[0].exception_class_path == "jobs_ui.exceptions.JobCancelled"
+
+
+def test_async_enqueue_and_get_result():
+    from asgiref.sync import async_to_sync
+
+    result = finished(async_to_sync(tasks.add.aenqueue)(40, b=2))
+    again = async_to_sync(tasks.add.aget_result)(result.id)
+    assert again.return_value == 42
+    async_to_sync(again.arefresh)()
+    assert again.status == TaskResultStatus.SUCCESSFUL

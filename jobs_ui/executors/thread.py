@@ -124,8 +124,7 @@ class ThreadExecutor(BaseExecutor):
 
 
 def _close_thread_connections() -> None:
-    connections.close_all()
-    if get_config()["AMQP_URL"]:
-        from jobs_ui import amqp
+    from jobs_ui import amqp
 
-        amqp.close()
+    connections.close_all()
+    amqp.close()

@@ -9,7 +9,7 @@ from django.http import HttpRequest, JsonResponse
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET
 
-from jobs_ui.exceptions import ResultExpired
+from jobs_ui.exceptions import ResultExpired, ResultStoreError
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.access import get_visible_job
@@ -64,4 +64,9 @@ def job_result(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
         value = get_result_store().load(job)
     except ResultExpired as e:
         return JsonResponse({"id": str(job.pk), "status": job.status, "error": {"message": str(e)}}, status=410)
+    except ResultStoreError:
+        message = "The result store is unavailable; try again shortly."
+        response = JsonResponse({"id": str(job.pk), "status": job.status, "error": {"message": message}}, status=503)
+        response["Retry-After"] = "5"
+        return response
     return JsonResponse(value, safe=False)
