@@ -2,13 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 # The demo only ever listens on 127.0.0.1; never use this key anywhere else.
 SECRET_KEY = "jobs-ui-demo-not-secret"
-DEBUG = True
+# Off by default, so the demo shows its own 404 page like a real site; DEMO_DEBUG=1 for Django's debug pages.
+DEBUG = os.environ.get("DEMO_DEBUG", "") == "1"
 ALLOWED_HOSTS = ["127.0.0.1", "localhost"]
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -17,8 +19,8 @@ DATABASES = {
     "default": {
         "ENGINE": "django.db.backends.sqlite3",
         "NAME": ROOT / "db.sqlite3",
-        # Thread jobs write progress while requests read it.
-        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20},
+        # Thread jobs write progress while requests read it: WAL lets both go on at once.
+        "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
     }
 }
 
@@ -50,8 +52,10 @@ ROOT_URLCONF = "demo.urls"
 TEMPLATES = [
     {
         "BACKEND": "django.template.backends.django.DjangoTemplates",
-        # The repository's templates/ is what the wheel ships as jobs_ui/templates.
-        "DIRS": [ROOT / "templates", ROOT / "demo" / "templates"],
+        # demo/templates first: it overrides jobs_ui/base.html so the job pages
+        # wear the demo's header. The repository's templates/ is what the wheel
+        # ships as jobs_ui/templates.
+        "DIRS": [ROOT / "demo" / "templates", ROOT / "templates"],
         "APP_DIRS": True,
         "OPTIONS": {
             "context_processors": [
@@ -72,6 +76,27 @@ TASKS = {
     }
 }
 
+JOBS_UI = {
+    # Every demo job at once can run (the default is 4 threads per process).
+    "THREAD_POOL_SIZE": 8,
+    # Snappier than the default 1 s, for the show.
+    "POLL_INTERVAL": 0.5,
+}
+
+# Seconds each step of a demo task sleeps, standing in for real work.
+DEMO_STEP_SECONDS = 0.2
+
 LOGIN_URL = "/accounts/login/"
 LOGIN_REDIRECT_URL = "/"
 LOGOUT_REDIRECT_URL = "/"
+
+# runserver prints errors even with DEBUG off.
+LOGGING = {
+    "version": 1,
+    "disable_existing_loggers": False,
+    "handlers": {"console": {"class": "logging.StreamHandler"}},
+    "loggers": {
+        "django.request": {"handlers": ["console"], "level": "ERROR"},
+        "jobs_ui": {"handlers": ["console"], "level": "WARNING"},
+    },
+}

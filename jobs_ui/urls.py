@@ -7,6 +7,12 @@ from jobs_ui import views
 app_name = "jobs_ui"
 
 urlpatterns = [
+    path("", views.job_list, name="job_list"),
+    path("launch/", views.job_launch, name="job_launch"),
+    path("<uuid:job_id>/", views.job_detail, name="job_detail"),
+    path("<uuid:job_id>/progress/", views.job_progress, name="job_progress"),
+    path("<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
+    path("<uuid:job_id>/rerun/", views.job_rerun, name="job_rerun"),
     path("<uuid:job_id>/status.json", views.job_status, name="job_status"),
     path("<uuid:job_id>/result.json", views.job_result, name="job_result"),
 ]

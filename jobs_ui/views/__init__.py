@@ -1,5 +1,19 @@
 from __future__ import annotations
 
+from jobs_ui.views.actions import job_cancel, job_rerun
 from jobs_ui.views.json import job_result, job_status
+from jobs_ui.views.launch_endpoint import job_launch
+from jobs_ui.views.pages import job_detail, job_list
+from jobs_ui.views.panel import job_progress, panel_response
 
-__all__ = ["job_result", "job_status"]
+__all__ = [
+    "job_cancel",
+    "job_detail",
+    "job_launch",
+    "job_list",
+    "job_progress",
+    "job_rerun",
+    "job_result",
+    "job_status",
+    "panel_response",
+]

@@ -1,0 +1,104 @@
+"""``{% load jobs_ui %}``: launch buttons, the panel, and the CSS/JS they need."""
+
+from __future__ import annotations
+
+import uuid
+from typing import Any
+
+from django import template
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.middleware.csrf import get_token
+from django.template.loader import render_to_string
+from django.templatetags.static import static
+from django.utils.html import format_html
+from django.utils.safestring import SafeString
+
+from jobs_ui.backend import JobTask
+from jobs_ui.launching import validate_arguments
+from jobs_ui.models import Job
+from jobs_ui.registry import resolve_task
+from jobs_ui.views.launch_endpoint import sign_launch
+from jobs_ui.views.panel import PANEL_TEMPLATE, panel_context
+from jobs_ui.views.viewer import Viewer
+
+register = template.Library()
+
+BUTTON_TEMPLATE = "jobs_ui/includes/launch_button.html"
+
+
+def _request(context: template.Context) -> HttpRequest:
+    request = context.get("request")
+    if not isinstance(request, HttpRequest):
+        raise ImproperlyConfigured(
+            "jobs_ui's template tags need the request in the context: "
+            "add 'django.template.context_processors.request' to your template context processors."
+        )
+    return request
+
+
+@register.simple_tag(takes_context=True)
+def jobs_ui_head(context: template.Context) -> SafeString:
+    """The stylesheet and script of jobs_ui; put it in ``<head>`` after ``{% htmx_script %}``."""
+    nonce = context.get("csp_nonce")
+    script = (
+        format_html('<script src="{}" defer nonce="{}"></script>', static("jobs_ui/jobs_ui.js"), nonce)
+        if nonce
+        else format_html('<script src="{}" defer></script>', static("jobs_ui/jobs_ui.js"))
+    )
+    return format_html('<link rel="stylesheet" href="{}">\n{}', static("jobs_ui/jobs_ui.css"), script)
+
+
+@register.simple_tag(takes_context=True)
+def launch_button(
+    context: template.Context,
+    task: JobTask | str,
+    *args: Any,
+    label: str | None = None,
+    target: str | None = None,
+    public: bool | None = None,
+    **kwargs: Any,
+) -> SafeString:
+    """A button that launches ``task(*args, **kwargs)`` for the signed-in user and shows its panel.
+
+    ``task`` is a task or its dotted path. The task path and arguments are
+    signed into the form, so users cannot change them. The panel goes into
+    ``target`` (a CSS selector) or, by default, a slot right after the button.
+    ``label``, ``target`` and ``public`` are the tag's own options, not task arguments.
+    """
+    request = _request(context)
+    job_task = task if isinstance(task, JobTask) else resolve_task(str(task))
+    # Fails at render, in front of the developer, rather than at the click.
+    args_list, kwargs_dict = validate_arguments(job_task, list(args), dict(kwargs))
+    user: Any = getattr(request, "user", None)
+    user_id = user.pk if user is not None and user.is_authenticated else None
+    slot_id = "" if target else f"jobs-ui-slot-{uuid.uuid4().hex[:12]}"
+    return render_to_string(
+        BUTTON_TEMPLATE,
+        {
+            "payload": sign_launch(job_task.module_path, args_list, kwargs_dict, public=public, user_id=user_id),
+            "label": label or job_task.display_name,
+            "target": target or f"#{slot_id}",
+            "slot_id": slot_id,
+            "csrf_token": get_token(request),
+        },
+        request=request,
+    )
+
+
+@register.simple_tag(takes_context=True)
+def job_panel(context: template.Context, job: Job) -> SafeString:
+    """The live progress panel of ``job`` (which the request's user may see), for your own pages."""
+    request = _request(context)
+    return render_to_string(PANEL_TEMPLATE, panel_context(request, job, Viewer.from_request(request)), request=request)
+
+
+@register.filter
+def jobs_ui_duration(seconds: float | None) -> str:
+    """``75`` → ``1:15``, ``3725`` → ``1:02:05``; empty for None."""
+    if seconds is None:
+        return ""
+    total = max(0, int(seconds))
+    hours, rest = divmod(total, 3600)
+    minutes, secs = divmod(rest, 60)
+    return f"{hours}:{minutes:02d}:{secs:02d}" if hours else f"{minutes}:{secs:02d}"

@@ -1,0 +1,120 @@
+"""Full pages: one job, and the signed-in user's own jobs."""
+
+from __future__ import annotations
+
+import math
+import uuid
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from django.contrib.auth.views import redirect_to_login
+from django.db.models import Q
+from django.http import HttpResponse, HttpResponseBadRequest
+from django.shortcuts import render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseStopPolling
+
+from jobs_ui.conf import get_config
+from jobs_ui.models import Job, JobStatus
+from jobs_ui.views.access import get_visible_job
+from jobs_ui.views.panel import bar_value, panel_context, render_panel, task_label
+from jobs_ui.views.types import HtmxHttpRequest
+from jobs_ui.views.viewer import Viewer
+
+DETAIL_TEMPLATE = "jobs_ui/job_detail.html"
+LIST_TEMPLATE = "jobs_ui/job_list.html"
+PAGE_SIZE = 20
+
+
+@never_cache
+@require_GET
+def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """The job's page around its panel; HTMX requests get the panel alone."""
+    job = get_visible_job(request, job_id)
+    if request.htmx:
+        return render_panel(request, job)
+    context = panel_context(request, job, Viewer.from_request(request))
+    # Without JavaScript the page reloads itself until the job is finished.
+    context["refresh_seconds"] = max(2, math.ceil(get_config()["POLL_INTERVAL"] * 2))
+    return render(request, DETAIL_TEMPLATE, context)
+
+
+@dataclass(frozen=True, slots=True)
+class JobRow:
+    job: Job
+    label: str
+    bar_value: float | None
+    seconds: float | None
+    just_now: bool
+
+
+def _row(job: Job, now: datetime) -> JobRow:
+    start = job.started_at
+    seconds = None if start is None else max(0.0, ((job.finished_at or now) - start).total_seconds())
+    just_now = (now - job.enqueued_at).total_seconds() < 60
+    return JobRow(job, task_label(job), bar_value(job), seconds, just_now)
+
+
+def encode_cursor(job: Job) -> str:
+    return f"{job.enqueued_at.isoformat()}~{job.pk}"
+
+
+def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
+    """``ValueError`` when the cursor was not made by ``encode_cursor``."""
+    stamp, sep, job_id = cursor.rpartition("~")
+    if not sep:
+        raise ValueError(cursor)
+    when = datetime.fromisoformat(stamp)
+    if timezone.is_naive(when):
+        raise ValueError(cursor)
+    return when, uuid.UUID(job_id)
+
+
+@never_cache
+@require_GET
+def job_list(request: HtmxHttpRequest) -> HttpResponse:
+    """The user's own jobs, newest first, by status; keyset pages on (enqueued_at, id)."""
+    if not request.user.is_authenticated:
+        if request.htmx:
+            return HttpResponse(status=403)
+        return redirect_to_login(request.get_full_path())
+    jobs = Job.objects.owned_by(request.user).order_by("-enqueued_at", "-id")
+    status = request.GET.get("status", "")
+    if status:
+        if status not in JobStatus.values:
+            return HttpResponseBadRequest(_("Unknown status: choose one of %s.") % ", ".join(JobStatus.values))
+        jobs = jobs.filter(status=status)
+    cursor = request.GET.get("cursor", "")
+    if cursor:
+        try:
+            when, last_id = decode_cursor(cursor)
+        except ValueError:
+            return HttpResponseBadRequest(_("This page link is not valid; start again from the newest jobs."))
+        # Optimization: a keyset page costs the same however far back it is; OFFSET would scan every skipped row.
+        jobs = jobs.filter(Q(enqueued_at__lt=when) | Q(enqueued_at=when, id__lt=last_id))
+    page = list(jobs[: PAGE_SIZE + 1])
+    has_more = len(page) > PAGE_SIZE
+    page = page[:PAGE_SIZE]
+    now = timezone.now()
+    polling = any(not job.is_finished for job in page)
+    context: dict[str, Any] = {
+        "rows": [_row(job, now) for job in page],
+        "status": status,
+        "statuses": JobStatus.choices,
+        "cursor": cursor,
+        "next_cursor": encode_cursor(page[-1]) if has_more else "",
+        "polling": polling,
+        "poll_url": request.get_full_path(),
+        "poll_ms": max(100, round(float(get_config()["POLL_INTERVAL"]) * 1000)),
+        "list_url": reverse("jobs_ui:job_list"),
+    }
+    if request.htmx:
+        html = render_to_string(LIST_TEMPLATE + "#job-rows", context, request=request)
+        return HttpResponse(html) if polling else HttpResponseStopPolling(html)
+    return render(request, LIST_TEMPLATE, context)

@@ -1,0 +1,218 @@
+"""The progress panel: one partial for the job page, launch answers, polling (and later the websocket)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from datetime import datetime, timedelta
+from typing import Any
+
+from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.http import parse_etags, urlencode
+from django.utils.translation import get_language
+from django.utils.translation import gettext as _
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET
+from django_htmx.http import HttpResponseStopPolling, trigger_client_event
+
+from jobs_ui.backend import JobTask
+from jobs_ui.conf import get_config
+from jobs_ui.exceptions import JobsUiException, ResultExpired, UnknownTask
+from jobs_ui.models import Job, JobStatus
+from jobs_ui.registry import resolve_task
+from jobs_ui.stores import get_result_store
+from jobs_ui.views.access import get_visible_job
+from jobs_ui.views.types import HtmxHttpRequest
+from jobs_ui.views.viewer import Viewer, viewer_from_token
+
+PANEL_TEMPLATE = "jobs_ui/job_detail.html#job-progress"
+DEFAULT_RESULT_TEMPLATE = "jobs_ui/includes/result.html"
+# Longer pretty-printed results are cut in the panel; result.json has them whole.
+RESULT_DISPLAY_CHARS = 20_000
+
+
+def task_or_none(job: Job) -> JobTask | None:
+    try:
+        return resolve_task(job.task_path)
+    except UnknownTask:
+        return None
+
+
+def task_label(job: Job, task: JobTask | None = None) -> str:
+    task = task or task_or_none(job)
+    if task is not None:
+        return task.display_name
+    return job.task_name.replace("_", " ").capitalize()
+
+
+def _ms(value: datetime | None) -> int | None:
+    return None if value is None else int(value.timestamp() * 1000)
+
+
+def _seconds(start: datetime | None, end: datetime) -> float | None:
+    return None if start is None else max(0.0, (end - start).total_seconds())
+
+
+def bar_value(job: Job) -> float | None:
+    """What the ``<progress>`` shows: None (indeterminate) only while running without a total."""
+    percent = job.percent
+    if percent is not None:
+        return percent
+    if job.status == JobStatus.RUNNING:
+        return None
+    return 100.0 if job.is_finished else 0.0
+
+
+def _eta(job: Job) -> tuple[float, datetime] | None:
+    # From the average rate so far: (time from start to the last progress
+    # write) / done, times what is left, counted from that last write.
+    if job.status != JobStatus.RUNNING or not job.progress_total or job.progress_done <= 0:
+        return None
+    if job.started_at is None or job.progress_at is None:
+        return None
+    spent = (job.progress_at - job.started_at).total_seconds()
+    left = max(0.0, job.progress_total - job.progress_done)
+    if spent <= 0:
+        return None
+    eta_at = job.progress_at + timedelta(seconds=spent / job.progress_done * left)
+    return max(0.0, (eta_at - timezone.now()).total_seconds()), eta_at
+
+
+def _result_context(job: Job, task: JobTask | None) -> dict[str, Any]:
+    if job.status != JobStatus.SUCCESSFUL:
+        return {}
+    context: dict[str, Any] = {"result_template": (task and task.result_template) or DEFAULT_RESULT_TEMPLATE}
+    try:
+        value = get_result_store().load(job)
+    except ResultExpired:
+        return {**context, "result_expired": True}
+    except JobsUiException as e:
+        return {**context, "result_error": str(e)}
+    text = json.dumps(value, indent=2, ensure_ascii=False)
+    return {
+        **context,
+        "result": value,
+        "result_json": text[:RESULT_DISPLAY_CHARS],
+        "result_truncated": len(text) > RESULT_DISPLAY_CHARS,
+    }
+
+
+def panel_etag(job: Job, viewer: Viewer) -> str:
+    """Changes whenever the panel would render differently for ``viewer``."""
+    parts = [
+        job.status,
+        job.attempts,
+        job.progress_at,
+        job.cancel_requested_at,
+        job.finished_at,
+        viewer.user_id,
+        viewer.is_staff,
+        get_language(),
+    ]
+    return '"' + hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest() + '"'
+
+
+def panel_context(request: HttpRequest, job: Job, viewer: Viewer, *, notice: str = "") -> dict[str, Any]:
+    task = task_or_none(job)
+    now = timezone.now()
+    owner = viewer.owns(job)
+    end = job.finished_at or now
+    eta = _eta(job)
+    poll_interval = float(get_config()["POLL_INTERVAL"])
+    context: dict[str, Any] = {
+        "job": job,
+        "task_label": task_label(job, task),
+        "is_owner": owner,
+        "can_cancel": owner and not job.is_finished,
+        "can_rerun": owner and job.is_finished and task is not None,
+        "show_traceback": viewer.is_staff and bool(job.error_traceback),
+        "bar_value": bar_value(job),
+        "percent": job.percent,
+        "server_ms": _ms(now),
+        "queued_seconds": _seconds(job.enqueued_at, now) if job.status == JobStatus.READY else None,
+        "enqueued_ms": _ms(job.enqueued_at),
+        "elapsed_seconds": _seconds(job.started_at, end),
+        "elapsed_label": _("Took") if job.is_finished else _("Elapsed"),
+        "started_ms": _ms(job.started_at),
+        "eta_seconds": eta[0] if eta else None,
+        "eta_ms": _ms(eta[1]) if eta else None,
+        "notice": notice,
+        "share_url": request.build_absolute_uri(job.get_absolute_url()) if job.public and owner else "",
+        "poll_ms": max(100, round(poll_interval * 1000)),
+        **_result_context(job, task),
+    }
+    if not job.is_finished:
+        query = urlencode({"v": viewer.token()})
+        context["poll_url"] = f"{reverse('jobs_ui:job_progress', args=[job.pk])}?{query}"
+        context["etag"] = panel_etag(job, viewer)
+    return context
+
+
+def render_panel(
+    request: HttpRequest,
+    job: Job,
+    viewer: Viewer | None = None,
+    *,
+    notice: str = "",
+    status: int = 200,
+) -> HttpResponse:
+    """The panel partial for ``job`` as an HTTP response."""
+    viewer = viewer or Viewer.from_request(request)
+    html = render_to_string(PANEL_TEMPLATE, panel_context(request, job, viewer, notice=notice), request=request)
+    return HttpResponse(html, status=status)
+
+
+def panel_response(request: HttpRequest, job: Job) -> HttpResponse:
+    """Answer a launch made by your own view: the panel for HTMX requests, JSON with the poll URL otherwise.
+
+    ``job = jobs_ui.launch(task, request, ...)`` then ``return jobs_ui.panel_response(request, job)``.
+    """
+    if getattr(request, "htmx", False):
+        return render_panel(request, job)
+    poll_url = request.build_absolute_uri(reverse("jobs_ui:job_result", args=[job.pk]))
+    response = JsonResponse(
+        {
+            "id": str(job.pk),
+            "status": job.status,
+            "url": request.build_absolute_uri(job.get_absolute_url()),
+            "poll_url": poll_url,
+            "status_url": request.build_absolute_uri(reverse("jobs_ui:job_status", args=[job.pk])),
+        },
+        status=202,
+    )
+    response["Location"] = poll_url
+    return response
+
+
+@never_cache
+@require_GET
+def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
+    """What the panel polls: 304 while nothing changed, 286 with the final fragment once finished."""
+    viewer = viewer_from_token(request, request.GET["v"]) if "v" in request.GET else None
+    if viewer is None:
+        viewer = Viewer.from_request(request)
+        job = get_visible_job(request, job_id)
+    else:
+        job = _job_for_viewer(viewer, job_id)
+    if job.is_finished:
+        final = HttpResponseStopPolling(render_panel(request, job, viewer).content)
+        return trigger_client_event(final, "jobs-ui:job-finished", {"id": str(job.pk), "status": job.status})
+    etag = panel_etag(job, viewer)
+    if etag in parse_etags(request.headers.get("If-None-Match", "")):
+        not_modified = HttpResponseNotModified()
+        not_modified["ETag"] = etag
+        return not_modified
+    response = render_panel(request, job, viewer)
+    response["ETag"] = etag
+    return response
+
+
+def _job_for_viewer(viewer: Viewer, job_id: uuid.UUID) -> Job:
+    job = Job.objects.filter(pk=job_id).first()
+    if job is None or not viewer.can_see(job):
+        raise Http404("No such job.")
+    return job

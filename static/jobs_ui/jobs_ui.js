@@ -1,0 +1,236 @@
+/*
+ * jobs_ui: the little the progress panels need beyond htmx 2.
+ * - Polls send the panel's ETag; a 304 keeps the old content.
+ * - Polling pauses while the tab is hidden and resumes at once when it shows.
+ * - A failed poll shows "Connection lost, retrying" and backs off (htmx does
+ *   not swap error responses, so the panel would otherwise freeze).
+ * - Launch forms show why the server refused (400, 403, 409, 429).
+ * - Elapsed time and time left tick between polls.
+ * Options come from this script tag's data-* attributes; no inline script.
+ */
+(function () {
+  "use strict";
+  if (window.jobsUi) {
+    return;
+  }
+  var options = (document.currentScript && document.currentScript.dataset) || {};
+  var MAX_BACKOFF_MS = Number(options.maxBackoff || 30000);
+  var SHOWN_REFUSALS = [400, 403, 409, 429];
+  var INDETERMINATE_CYCLE_MS = 1400; // jobs_ui.css: jobs-ui-indeterminate
+  var polls = new WeakMap();
+  var clockOffsets = new WeakMap();
+
+  function isPoll(elt) {
+    return !!(elt && elt.hasAttribute && elt.hasAttribute("data-jobs-ui-poll"));
+  }
+
+  function launcher(elt) {
+    return elt && elt.closest ? elt.closest("[data-jobs-ui-launch]") : null;
+  }
+
+  function pollState(elt) {
+    var state = polls.get(elt);
+    if (!state) {
+      state = { failures: 0, retryAt: 0, stopped: false };
+      polls.set(elt, state);
+    }
+    return state;
+  }
+
+  function showConnection(elt, kind) {
+    var note = elt.querySelector(".jobs-ui-connection");
+    if (!kind) {
+      elt.removeAttribute("data-jobs-ui-offline");
+      if (note) {
+        note.hidden = true;
+      }
+      return;
+    }
+    elt.setAttribute("data-jobs-ui-offline", kind);
+    if (note) {
+      if (kind === "gone" && note.dataset.jobsUiGone) {
+        note.textContent = note.dataset.jobsUiGone;
+      }
+      note.hidden = false;
+    }
+  }
+
+  document.addEventListener("htmx:configRequest", function (evt) {
+    var elt = evt.detail.elt;
+    if (isPoll(elt) && elt.dataset.jobsUiEtag) {
+      evt.detail.headers["If-None-Match"] = elt.dataset.jobsUiEtag;
+    }
+  });
+
+  document.addEventListener("htmx:confirm", function (evt) {
+    var elt = evt.detail.elt;
+    if (!isPoll(elt) || evt.detail.verb !== "get") {
+      return;
+    }
+    var state = pollState(elt);
+    if (document.hidden || state.stopped || Date.now() < state.retryAt) {
+      evt.preventDefault();
+    }
+  });
+
+  document.addEventListener("htmx:beforeSwap", function (evt) {
+    var detail = evt.detail;
+    var status = detail.xhr.status;
+    if (detail.target && !detail.target.isConnected) {
+      // A poll and a cancel crossed: the panel this answer was for is already replaced.
+      detail.shouldSwap = false;
+      detail.isError = false;
+    } else if (status === 304) {
+      detail.shouldSwap = false;
+      detail.isError = false;
+    } else if (SHOWN_REFUSALS.indexOf(status) !== -1 && launcher(detail.requestConfig && detail.requestConfig.elt)) {
+      detail.shouldSwap = true;
+      detail.isError = false;
+    }
+  });
+
+  document.addEventListener("htmx:afterRequest", function (evt) {
+    var elt = evt.detail.elt;
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    if (isPoll(elt) && (evt.detail.successful || status === 304)) {
+      var state = pollState(elt);
+      if (state.failures) {
+        state.failures = 0;
+        state.retryAt = 0;
+        showConnection(elt, null);
+      }
+    }
+  });
+
+  function failed(evt) {
+    var elt = evt.detail.elt;
+    var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
+    if (isPoll(elt)) {
+      var state = pollState(elt);
+      if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        // Gone or no longer ours (signed out): asking again will not help.
+        state.stopped = true;
+        showConnection(elt, "gone");
+        return;
+      }
+      state.failures += 1;
+      var interval = Number(elt.dataset.jobsUiInterval || 1000);
+      state.retryAt = Date.now() + Math.min(MAX_BACKOFF_MS, interval * Math.pow(2, state.failures));
+      showConnection(elt, "lost");
+      return;
+    }
+    var form = launcher(elt);
+    var target = evt.detail.target;
+    if (form && target && form.dataset.jobsUiError) {
+      var alert = document.createElement("div");
+      alert.className = "jobs-ui-alert";
+      alert.setAttribute("role", "alert");
+      alert.textContent = form.dataset.jobsUiError;
+      if (target.classList.contains("jobs-ui-panel")) {
+        target.querySelectorAll(".jobs-ui-alert").forEach(function (old) {
+          old.remove();
+        });
+        target.appendChild(alert);
+      } else {
+        target.replaceChildren(alert);
+      }
+    }
+  }
+
+  document.addEventListener("htmx:responseError", failed);
+  document.addEventListener("htmx:sendError", failed);
+  document.addEventListener("htmx:timeout", failed);
+
+  document.addEventListener("visibilitychange", function () {
+    if (document.hidden) {
+      return;
+    }
+    document.querySelectorAll("[data-jobs-ui-poll]").forEach(function (elt) {
+      var state = pollState(elt);
+      if (!state.stopped) {
+        state.retryAt = 0;
+        elt.dispatchEvent(new CustomEvent("jobs-ui:poll"));
+      }
+    });
+  });
+
+  function formatDuration(ms) {
+    var total = Math.max(0, Math.floor(ms / 1000));
+    var hours = Math.floor(total / 3600);
+    var minutes = Math.floor((total % 3600) / 60);
+    var seconds = total % 60;
+    var pad = function (n) {
+      return (n < 10 ? "0" : "") + n;
+    };
+    return hours ? hours + ":" + pad(minutes) + ":" + pad(seconds) : minutes + ":" + pad(seconds);
+  }
+
+  function serverNow(elt) {
+    // The server's clock, from the time it rendered the panel: client clocks drift.
+    var panel = elt.closest("[data-jobs-ui-now]");
+    if (!panel) {
+      return Date.now();
+    }
+    if (!clockOffsets.has(panel)) {
+      clockOffsets.set(panel, Date.now() - Number(panel.dataset.jobsUiNow));
+    }
+    return Date.now() - clockOffsets.get(panel);
+  }
+
+  function tick() {
+    document.querySelectorAll("[data-jobs-ui-tick]").forEach(function (elt) {
+      var now = serverNow(elt);
+      if (elt.dataset.jobsUiTick === "up") {
+        elt.textContent = formatDuration(now - Number(elt.dataset.jobsUiFrom));
+      } else {
+        elt.textContent = formatDuration(Number(elt.dataset.jobsUiTo) - now);
+      }
+    });
+  }
+
+  function enhance(root) {
+    root.querySelectorAll("[data-jobs-ui-copy]").forEach(function (button) {
+      button.hidden = false;
+    });
+    // Every poll brings a new <progress>: start its animation where the old
+    // one was, so an indeterminate bar sweeps on instead of restarting.
+    root.querySelectorAll(".jobs-ui-progress:indeterminate").forEach(function (bar) {
+      bar.style.animationDelay = -(Date.now() % INDETERMINATE_CYCLE_MS) + "ms";
+    });
+    tick();
+  }
+
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest ? evt.target.closest("[data-jobs-ui-copy]") : null;
+    if (!button) {
+      return;
+    }
+    var input = document.getElementById(button.dataset.jobsUiCopy);
+    if (!input) {
+      return;
+    }
+    var done = function () {
+      var label = button.textContent;
+      button.textContent = button.dataset.jobsUiCopied || label;
+      window.setTimeout(function () {
+        button.textContent = label;
+      }, 1500);
+    };
+    if (navigator.clipboard && window.isSecureContext) {
+      navigator.clipboard.writeText(input.value).then(done, function () {
+        input.select();
+      });
+    } else {
+      input.select();
+    }
+  });
+
+  document.addEventListener("htmx:load", function (evt) {
+    enhance(evt.detail.elt);
+  });
+  document.addEventListener("DOMContentLoaded", function () {
+    enhance(document);
+  });
+  window.setInterval(tick, 1000);
+  window.jobsUi = { formatDuration: formatDuration };
+})();

@@ -1,0 +1,342 @@
+"""The progress panel partial: who sees it, what it shows, and what a poll costs."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import uuid
+from datetime import timedelta
+
+import pytest
+from django.core import signing
+from django.utils import timezone
+
+import jobs_ui
+from jobs_ui.models import Job, JobStatus
+from jobs_ui.views.viewer import Viewer
+
+pytestmark = pytest.mark.django_db
+
+HX = {"HX-Request": "true"}
+
+
+def make_job(owner, **fields):
+    defaults = {"task_path": "tests.tasks.echo", "args": [1], "owner": owner}
+    return Job.objects.create(**{**defaults, **fields})
+
+
+def running(owner, **fields):
+    now = timezone.now()
+    defaults = {
+        "status": JobStatus.RUNNING,
+        "started_at": now - timedelta(seconds=10),
+        "progress_done": 3,
+        "progress_total": 10,
+        "progress_message": "step 3",
+        "progress_at": now,
+    }
+    return make_job(owner, **{**defaults, **fields})
+
+
+def succeeded(owner, value, **fields):
+    now = timezone.now()
+    defaults = {
+        "status": JobStatus.SUCCESSFUL,
+        "result": value,
+        "result_store": "database",
+        "started_at": now - timedelta(seconds=5),
+        "finished_at": now,
+        "result_expires_at": now + timedelta(hours=1),
+    }
+    return make_job(owner, **{**defaults, **fields})
+
+
+def failed(owner, **fields):
+    defaults = {
+        "status": JobStatus.FAILED,
+        "finished_at": timezone.now(),
+        "error_class": "builtins.ValueError",
+        "error_message": "bad row 4",
+        "error_traceback": "Traceback (most recent call last): SECRET-TB",
+    }
+    return make_job(owner, **{**defaults, **fields})
+
+
+def progress_url(job):
+    return f"/jobs/{job.pk}/progress/"
+
+
+def poll_url_in(content: bytes) -> str:
+    match = re.search(r'hx-get="([^"]+)"', content.decode())
+    assert match, "no hx-get in the panel"
+    return html.unescape(match.group(1))
+
+
+class TestPanelAccess:
+    def test_owner_gets_polling_partial(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        response = client.get(progress_url(job), headers=HX)
+        assert response.status_code == 200
+        body = response.content.decode()
+        assert "<html" not in body
+        assert f'data-job-id="{job.pk}"' in body
+        assert 'data-job-status="RUNNING"' in body
+        assert 'hx-trigger="every 1000ms, jobs-ui:poll"' in body
+        assert 'hx-swap="outerHTML"' in body
+        assert '<progress class="jobs-ui-progress"' in body
+        assert 'value="30.0"' in body
+        assert "step 3" in body
+        assert re.search(r"<button [^>]*>\s*Cancel\s*</button>", body)
+
+    def test_someone_elses_job_is_404(self, client, alice, bob):
+        job = running(alice)
+        client.force_login(bob)
+        assert client.get(progress_url(job), headers=HX).status_code == 404
+
+    def test_anonymous_is_404(self, client, alice):
+        job = running(alice)
+        assert client.get(progress_url(job), headers=HX).status_code == 404
+
+    def test_staff_cannot_see_someone_elses_private_job(self, client, alice, staff):
+        job = failed(alice)
+        client.force_login(staff)
+        assert client.get(progress_url(job), headers=HX).status_code == 404
+
+    def test_public_job_is_read_only_for_others(self, client, alice, bob):
+        job = running(alice, public=True)
+        client.force_login(bob)
+        response = client.get(progress_url(job), headers=HX)
+        assert response.status_code == 200
+        assert "step 3" in response.content.decode()
+        assert "/cancel/" not in response.content.decode()
+        client.logout()
+        response = client.get(progress_url(job), headers=HX)
+        assert response.status_code == 200
+        assert "/cancel/" not in response.content.decode()
+
+    def test_unknown_and_malformed_ids_are_404(self, client, alice):
+        client.force_login(alice)
+        assert client.get(f"/jobs/{uuid.uuid4()}/progress/", headers=HX).status_code == 404
+        assert client.get("/jobs/nope/progress/", headers=HX).status_code == 404
+
+    def test_post_is_not_allowed(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        assert client.post(progress_url(job), headers=HX).status_code == 405
+
+
+class TestPanelContent:
+    def test_finished_answers_286_without_trigger(self, client, alice):
+        job = succeeded(alice, {"rows": 3})
+        client.force_login(alice)
+        response = client.get(progress_url(job), headers=HX)
+        assert response.status_code == 286
+        body = response.content.decode()
+        assert "hx-trigger" not in body
+        assert "hx-get" not in body
+        assert 'data-job-status="SUCCESSFUL"' in body
+        assert "/cancel/" not in body
+        assert "Run again" in body
+        assert "jobs-ui:job-finished" in response["HX-Trigger"]
+
+    def test_result_is_pretty_json_escaped_and_hx_disabled(self, client, alice):
+        job = succeeded(alice, {"html": '<button hx-get="/evil">x</button>', "n": [1, 2]})
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert '<button hx-get="/evil">' not in body
+        assert r"&lt;button hx-get=\&quot;/evil\&quot;&gt;" in body
+        assert re.search(r'<div class="jobs-ui-result" hx-disable', body)
+        assert "&quot;n&quot;: [\n    1,\n    2\n  ]" in body
+
+    @pytest.mark.parametrize("value", [{}, [], 0, ""])
+    def test_falsy_results_are_shown(self, client, alice, value):
+        job = succeeded(alice, value)
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "Result" in body
+        assert "expired" not in body
+
+    def test_message_is_escaped_in_an_hx_disabled_live_region(self, client, alice):
+        job = running(alice, progress_message='<img src=x onerror="alert(1)"> <a hx-get="/x">')
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "<img src=x" not in body
+        assert "&lt;img src=x onerror=&quot;alert(1)&quot;&gt;" in body
+        assert re.search(r'<p class="jobs-ui-message" aria-live="polite" hx-disable', body)
+
+    def test_task_result_template(self, client, alice):
+        job = succeeded(alice, {"greeting": "Hello <b>"}, task_path="tests.tasks.templated_result")
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert '<p class="tests-result" data-testid="custom-result">Hello &lt;b&gt;</p>' in body
+        assert "Templated result" in body
+
+    def test_expired_result(self, client, alice):
+        job = succeeded(alice, {"a": 1}, result_expires_at=timezone.now() - timedelta(seconds=1))
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "The result has expired." in body
+
+    def test_error_without_traceback_for_owner(self, client, alice):
+        job = failed(alice)
+        client.force_login(alice)
+        response = client.get(progress_url(job), headers=HX)
+        assert response.status_code == 286
+        body = response.content.decode()
+        assert "bad row 4" in body
+        assert "SECRET-TB" not in body
+        assert re.search(r'<div class="jobs-ui-error" role="alert" hx-disable', body)
+
+    def test_staff_owner_sees_traceback(self, client, staff):
+        job = failed(staff)
+        client.force_login(staff)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "SECRET-TB" in body
+        assert "builtins.ValueError" in body
+
+    def test_staff_sees_traceback_of_public_job(self, client, alice, staff):
+        job = failed(alice, public=True)
+        client.force_login(staff)
+        assert "SECRET-TB" in client.get(progress_url(job), headers=HX).content.decode()
+
+    def test_no_total_is_indeterminate(self, client, alice):
+        job = running(alice, progress_total=None, progress_done=7)
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert re.search(r'<progress class="jobs-ui-progress" aria-label="Progress">', body)
+        assert "%" not in body.split('class="jobs-ui-percent"')[1].split("</span>")[0]
+
+    def test_elapsed_and_eta_from_progress_rate(self, client, alice):
+        now = timezone.now()
+        job = running(alice, started_at=now - timedelta(seconds=30), progress_at=now, progress_done=3)
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        # 3 of 10 in 30 s: 70 s left.
+        assert re.search(r'data-testid="job-eta">1:(09|10)<', body)
+        assert re.search(r'data-testid="job-elapsed">0:3\d<', body)
+
+    def test_cancelling_shows_disabled_cancel(self, client, alice):
+        job = running(alice, cancel_requested_at=timezone.now())
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "Cancelling…" in body
+        assert re.search(r'<button type="submit" class="jobs-ui-button jobs-ui-button-danger" disabled>', body)
+
+    def test_cancelled_shows_reason_and_no_cancel(self, client, alice):
+        job = make_job(
+            alice, status=JobStatus.CANCELLED, finished_at=timezone.now(), error_message="Cancelled by alice."
+        )
+        client.force_login(alice)
+        response = client.get(progress_url(job), headers=HX)
+        assert response.status_code == 286
+        assert "Cancelled by alice." in response.content.decode()
+        assert "/cancel/" not in response.content.decode()
+
+    def test_public_job_shows_share_link_to_owner(self, client, alice):
+        job = running(alice, public=True)
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert f'value="http://testserver/jobs/{job.pk}/"' in body
+
+
+class TestPollingCost:
+    def test_poll_costs_at_most_two_queries(self, client, alice, django_assert_max_num_queries):
+        job = running(alice)
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        with django_assert_max_num_queries(2):
+            response = client.get(poll, headers=HX)
+        assert response.status_code == 200
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCESSFUL, finished_at=timezone.now(), result=1)
+        with django_assert_max_num_queries(2):
+            response = client.get(poll, headers=HX)
+        assert response.status_code == 286
+
+    def test_unchanged_job_is_304_without_rendering(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        first = client.get(progress_url(job), headers=HX)
+        etag = first["ETag"]
+        assert etag.startswith('"')
+        assert f'data-jobs-ui-etag="{html.escape(etag)}"' in first.content.decode()
+        second = client.get(progress_url(job), HTTP_IF_NONE_MATCH=etag, headers=HX)
+        assert second.status_code == 304
+        assert second.content == b""
+        assert second.templates == []
+        Job.objects.filter(pk=job.pk).update(progress_done=4, progress_at=timezone.now() + timedelta(seconds=1))
+        third = client.get(progress_url(job), HTTP_IF_NONE_MATCH=etag, headers=HX)
+        assert third.status_code == 200
+        assert third["ETag"] != etag
+
+    def test_cancel_request_changes_etag(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        etag = client.get(progress_url(job), headers=HX)["ETag"]
+        Job.objects.filter(pk=job.pk).update(cancel_requested_at=timezone.now())
+        response = client.get(progress_url(job), HTTP_IF_NONE_MATCH=etag, headers=HX)
+        assert response.status_code == 200
+        assert "Cancelling…" in response.content.decode()
+
+    def test_finished_job_is_286_even_with_matching_etag(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        etag = client.get(progress_url(job), headers=HX)["ETag"]
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCESSFUL, finished_at=timezone.now(), result=1)
+        assert client.get(progress_url(job), HTTP_IF_NONE_MATCH=etag, headers=HX).status_code == 286
+
+    def test_viewer_token_of_another_user_falls_back_to_full_check(self, client, alice, bob):
+        job = running(alice)
+        token = Viewer(str(alice.pk)).token()
+        client.force_login(bob)
+        assert client.get(progress_url(job), {"v": token}, headers=HX).status_code == 404
+
+    def test_viewer_token_after_sign_out_is_useless(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        client.logout()
+        assert client.get(poll, headers=HX).status_code == 404
+
+    def test_tampered_token_falls_back_to_full_check(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        response = client.get(progress_url(job), {"v": "tampered:token"}, headers=HX)
+        assert response.status_code == 200
+        assert "v=" in poll_url_in(response.content)
+
+    def test_forged_staff_token_is_refused(self, client, alice):
+        job = failed(alice)
+        client.force_login(alice)
+        forged = signing.dumps([str(alice.pk), True], salt="not-the-viewer-salt")
+        assert "SECRET-TB" not in client.get(progress_url(job), {"v": forged}, headers=HX).content.decode()
+
+
+class TestPanelResponse:
+    def test_htmx_gets_the_panel(self, rf, alice):
+        from django_htmx.middleware import HtmxDetails
+
+        request = rf.post("/start/", HTTP_HX_REQUEST="true")
+        request.user = alice
+        request.htmx = HtmxDetails(request)
+        job = make_job(alice)
+        response = jobs_ui.panel_response(request, job)
+        assert response.status_code == 200
+        assert f'data-job-id="{job.pk}"' in response.content.decode()
+
+    def test_others_get_json_with_the_poll_url(self, rf, alice):
+        from django_htmx.middleware import HtmxDetails
+
+        request = rf.post("/start/")
+        request.user = alice
+        request.htmx = HtmxDetails(request)
+        job = make_job(alice)
+        response = jobs_ui.panel_response(request, job)
+        assert response.status_code == 202
+        body = json.loads(response.content)
+        assert body["id"] == str(job.pk)
+        assert body["status"] == "READY"
+        assert body["poll_url"] == f"http://testserver/jobs/{job.pk}/result.json"
+        assert body["url"] == f"http://testserver/jobs/{job.pk}/"
+        assert response["Location"] == body["poll_url"]
