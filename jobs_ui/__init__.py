@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["JobContext", "JobTask", "cancel", "launch", "panel_response"]
+__all__ = ["JobContext", "JobTask", "cancel", "enqueue_many", "launch", "panel_response"]
 
 # Optimization: models must not be imported before the app registry is ready,
 # so the public API is resolved lazily.
@@ -12,6 +12,7 @@ _LAZY = {
     "JobContext": "jobs_ui.context",
     "JobTask": "jobs_ui.backend",
     "cancel": "jobs_ui.cancelling",
+    "enqueue_many": "jobs_ui.bulk",
     "launch": "jobs_ui.launching",
     "panel_response": "jobs_ui.views",
 }

@@ -13,7 +13,8 @@ import os
 import socket
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from typing import Any
 from urllib.parse import parse_qs, urlsplit
 
@@ -205,6 +206,108 @@ def consume_events(
         raise BrokerError(f"Event consumer stopped: {e!r}") from e
     finally:
         _close_connection(connection)
+
+
+def queue_info(queue: str) -> tuple[int, int]:
+    """``(messages ready, consumers)`` of ``queue``; ``QueueNotFound`` when it does not exist."""
+    method = _run(lambda ch: ch.queue_declare(queue, passive=True), not_found=QueueNotFound).method
+    return int(method.message_count), int(method.consumer_count)
+
+
+@dataclass(frozen=True, slots=True)
+class Delivery:
+    """A message taken by a ``QueueConsumer``; settle it with ``ack()`` or ``reject()``."""
+
+    tag: int
+    queue: str
+    body: bytes
+    redelivered: bool
+
+
+class QueueConsumer:
+    """Consumes ``queues`` with manual ack on a connection of its own; use it from one thread.
+
+    The channel-wide prefetch follows ``set_capacity()``: at most that many messages
+    wait unsettled in this process, and with capacity 0 the consumers are cancelled,
+    so no message waits here while another consumer has room for it.
+    """
+
+    def __init__(self, queues: list[str]) -> None:
+        self.queues = queues
+        self._connection: Any = None
+        self._channel: Any = None
+        self._tags: list[str] = []
+        self._capacity = -1
+        self._received: list[Delivery] = []
+        self._woken = threading.Event()
+
+    def open(self, capacity: int) -> None:
+        with _errors():
+            self._connection = _connect()
+            self._channel = self._connection.channel()
+        self.set_capacity(capacity)
+
+    def set_capacity(self, capacity: int) -> None:
+        """Let at most ``capacity`` messages wait unsettled here; call it before ``ack()``."""
+        if capacity == self._capacity:
+            return
+        with _errors():
+            if capacity > 0:
+                # Optimization: sent without waiting for Qos-Ok; the broker applies it
+                # before the acks that follow on the channel, which is all that matters.
+                self._channel._impl.basic_qos(prefetch_count=capacity, global_qos=True)
+                if not self._tags:
+                    self._tags = [self._channel.basic_consume(queue, self._receive) for queue in self.queues]
+            else:
+                # Messages received but not yet handed out are requeued by pika.
+                for tag in self._tags:
+                    self._channel.basic_cancel(tag)
+                self._tags = []
+        self._capacity = capacity
+
+    def poll(self, timeout: float) -> list[Delivery]:
+        """Wait up to ``timeout`` seconds (less once a message or a ``wake()`` arrives)."""
+        self._woken.clear()
+        with _errors():
+            self._connection.process_data_events(time_limit=timeout)
+        received, self._received = self._received, []
+        return received
+
+    def wake(self) -> None:
+        """End a ``poll()`` early; the only method safe to call from another thread."""
+        # Optimization: one interrupt per poll, however many threads ask.
+        if self._woken.is_set():
+            return
+        self._woken.set()
+        with contextlib.suppress(pe.AMQPError, AttributeError):
+            self._connection.add_callback_threadsafe(lambda: None)
+
+    def ack(self, tag: int, *, multiple: bool = False) -> None:
+        """Settle the message ``tag`` (with ``multiple``: every unsettled one up to it too)."""
+        with _errors():
+            self._channel.basic_ack(tag, multiple=multiple)
+
+    def reject(self, tag: int, *, requeue: bool) -> None:
+        with _errors():
+            self._channel.basic_reject(tag, requeue=requeue)
+
+    def close(self) -> None:
+        """Close the connection; unsettled messages go back to their queues."""
+        if self._connection is not None:
+            _close_connection(self._connection)
+        self._connection = self._channel = None
+        self._tags, self._capacity = [], -1
+
+    def _receive(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
+        self._received.append(Delivery(method.delivery_tag, method.routing_key, bytes(body), method.redelivered))
+
+
+@contextlib.contextmanager
+def _errors() -> Iterator[None]:
+    try:
+        yield
+    except (pe.AMQPError, OSError) as e:
+        raise BrokerError(f"RabbitMQ consumer failed: {e!r}") from e
 
 
 def _declare_events_exchange(channel: Any) -> None:

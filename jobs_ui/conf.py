@@ -43,6 +43,19 @@ DEFAULTS: dict[str, Any] = {
     "HEARTBEAT_TIMEOUT": 30.0,
     # Seconds between two polls of the progress panel.
     "POLL_INTERVAL": 1.0,
+    # Without AMQP_URL: how long an idle jobs_ui_worker waits before it asks
+    # the database for work again (never between two jobs, only when idle).
+    "WORKER_IDLE_POLL": 0.5,
+    # With AMQP_URL: seconds between two sweeps that publish READY worker jobs
+    # without a message in RabbitMQ (broker down at launch, run_after due,
+    # retries); a new job gets this long for its own publish first.
+    "DISPATCH_SWEEP_INTERVAL": 1.0,
+    # Seconds running jobs get to finish after SIGINT/SIGTERM before the
+    # worker hands them back as READY.
+    "SHUTDOWN_GRACE": 30.0,
+    # Seconds a job in the process pool gets, after its timeout or a cancel
+    # request, to stop by itself before its process is killed.
+    "HARD_STOP_GRACE": 5.0,
 }
 
 
@@ -65,7 +78,8 @@ def unknown_keys() -> list[str]:
 def _reset_config(*, setting: str, **kwargs: Any) -> None:
     if setting == "JOBS_UI":
         get_config.cache_clear()
-        from jobs_ui import amqp, stores
+        from jobs_ui import amqp, dispatch, stores
 
         stores.get_result_store.cache_clear()
         amqp.reset()
+        dispatch.reset()

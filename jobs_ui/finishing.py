@@ -4,17 +4,24 @@ from __future__ import annotations
 
 import logging
 import random
+import threading
 from datetime import timedelta
 from typing import Any
 
 from django.db.models import F
+from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
+from jobs_ui import statements
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.models import Job, JobStatus, Worker
 
 logger = logging.getLogger(__name__)
+
+_batching = False
+_counts: dict[tuple[str, str], int] = {}
+_counts_lock = threading.Lock()
 
 
 def _attempt(job: Job) -> Any:
@@ -30,15 +37,56 @@ def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
     fields.setdefault("progress_message", job.progress_message)
     done = job.progress_total if status == JobStatus.SUCCESSFUL and job.progress_total else job.progress_done
     fields.setdefault("progress_done", done)
-    if not _attempt(job).update(status=status, finished_at=Now(), **fields):
+    values = {"status": status, "finished_at": Now(), **fields}
+    alias = statements.using()
+    if statements.supported(alias):
+        written = statements.finish_attempt(alias, job, values)
+        if written is not None:
+            # Optimization: the row is not read again; the instance gets what was written.
+            for name, value in values.items():
+                if not isinstance(value, BaseExpression):
+                    setattr(job, name, value)
+            job.finished_at, job.result_expires_at = written
+    elif _attempt(job).update(**values):
+        written = (None, None)
+        job.refresh_from_db()
+    else:
+        written = None
+    if written is None:
         logger.warning("Job %s attempt %s lost ownership; its outcome is dropped", job.pk, job.attempts)
         return False
-    job.refresh_from_db()
-    counter = "jobs_succeeded" if status == JobStatus.SUCCESSFUL else "jobs_failed"
-    if job.worker_id:
-        Worker.objects.filter(pk=job.worker_id).update(**{counter: F(counter) + 1})
+    _count_outcome(job.worker_id, status)
     publish(JobEvent.for_job(job, "finished"))
     return True
+
+
+def batch_outcome_counts() -> None:
+    """Keep this process's additions to ``Worker.jobs_succeeded``/``jobs_failed`` in memory.
+
+    Optimization for worker processes, which write them with ``flush_outcome_counts()``
+    every few tenths of a second instead of once per job.
+    """
+    global _batching
+    _batching = True
+
+
+def flush_outcome_counts() -> None:
+    with _counts_lock:
+        pending = dict(_counts)
+        _counts.clear()
+    for (worker_id, counter), n in pending.items():
+        Worker.objects.filter(pk=worker_id).update(**{counter: F(counter) + n})
+
+
+def _count_outcome(worker_id: str, status: JobStatus) -> None:
+    if not worker_id:
+        return
+    counter = "jobs_succeeded" if status == JobStatus.SUCCESSFUL else "jobs_failed"
+    if not _batching:
+        Worker.objects.filter(pk=worker_id).update(**{counter: F(counter) + 1})
+        return
+    with _counts_lock:
+        _counts[(worker_id, counter)] = _counts.get((worker_id, counter), 0) + 1
 
 
 def fail(job: Job, *, error_class: str, message: str, traceback: str = "") -> bool:
@@ -70,9 +118,32 @@ def retry(job: Job, *, error_class: str, message: str, traceback: str = "", dela
         run_after=timezone.now() + timedelta(seconds=delay),
         worker_id="",
         heartbeat_at=None,
+        dispatched_at=None,
         error_class=error_class,
         error_message=message,
         error_traceback=traceback,
+        workspace=job.workspace,
+    )
+    if updated:
+        job.refresh_from_db()
+        publish(JobEvent.for_job(job, "retry"))
+        from jobs_ui.launching import dispatch
+
+        dispatch(job)
+    return bool(updated)
+
+
+def hand_back(job: Job) -> bool:
+    """Return an interrupted attempt as READY at once (worker shutdown); it does not use up a retry.
+
+    The attempt number stays, so writes of the interrupted attempt remain fenced off.
+    """
+    updated = _attempt(job).update(
+        status=JobStatus.READY,
+        worker_id="",
+        heartbeat_at=None,
+        dispatched_at=None,
+        max_attempts=F("max_attempts") + 1,
         workspace=job.workspace,
     )
     if updated:

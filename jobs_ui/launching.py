@@ -64,22 +64,32 @@ def create_job(
     with transaction.atomic(using=using):
         if owner is not None and config["MAX_UNFINISHED_JOBS_PER_USER"] is not None:
             _lock_owner(owner, using)
-        try:
-            with transaction.atomic(using=using):
-                job.save(using=using, force_insert=True)
-        except IntegrityError:
-            if not task.unique:
-                raise
-            existing = (
-                Job.objects.using(using).unfinished().filter(task_path=job.task_path, unique_key=job.unique_key).first()
-            )
-            if existing is None:
-                raise
-            return existing
+        if task.unique:
+            existing = _insert_unique(job, using)
+            if existing is not None:
+                return existing
+        else:
+            # Optimization: no savepoint; only a unique job's INSERT may fail on purpose.
+            job.save(using=using, force_insert=True)
         if owner is not None:
             _enforce_cap(owner, using)
         transaction.on_commit(lambda: dispatch(job), using=using)
     return job
+
+
+def _insert_unique(job: Job, using: str) -> Job | None:
+    """Insert ``job``; or, when an unfinished job has the same key, return that one."""
+    try:
+        with transaction.atomic(using=using):
+            job.save(using=using, force_insert=True)
+    except IntegrityError:
+        existing = (
+            Job.objects.using(using).unfinished().filter(task_path=job.task_path, unique_key=job.unique_key).first()
+        )
+        if existing is None:
+            raise
+        return existing
+    return None
 
 
 def _lock_owner(owner: Any, using: str) -> None:

@@ -134,6 +134,18 @@ class Job(models.Model):
                 condition=Q(status="RUNNING"),
                 name="jobs_ui_job_running_idx",
             ),
+            # Claim order across several queues, without sorting every READY row.
+            models.Index(
+                fields=["-priority", "enqueued_at", "id"],
+                condition=Q(status="READY"),
+                name="jobs_ui_job_ready_order_idx",
+            ),
+            # The dispatch sweep: READY worker jobs without a message in RabbitMQ.
+            models.Index(
+                fields=["enqueued_at"],
+                condition=Q(status="READY", executor="worker", dispatched_at__isnull=True),
+                name="jobs_ui_job_undispatched_idx",
+            ),
         ]
         constraints = [
             # Enforces JobTask(unique=True) in the table itself, race-free.
@@ -195,6 +207,8 @@ class Worker(models.Model):
     kind = models.CharField(max_length=10, choices=WorkerKind.choices)
     queues = models.JSONField(default=list, blank=True)
     concurrency = models.PositiveIntegerField(default=1)
+    # "thread", "process" or "async" for worker processes; empty for web processes.
+    pool = models.CharField(max_length=10, blank=True, default="")
     started_at = models.DateTimeField(db_default=Now())
     heartbeat_at = models.DateTimeField(db_default=Now())
     stopped_at = models.DateTimeField(null=True, blank=True)

@@ -2,14 +2,19 @@
 
 from __future__ import annotations
 
+import json
 import logging
+import math
 import threading
 import time
 import traceback
+from typing import Any
 
-from jobs_ui.backend import to_task_result
+from asgiref.sync import sync_to_async
+
+from jobs_ui.backend import JobTask, to_task_result
 from jobs_ui.conf import get_config
-from jobs_ui.context import JobContext
+from jobs_ui.context import JobContext, _State
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.exceptions import InvalidJobResult, JobCancelled, JobsUiException, JobTimedOut, ResultStoreError
 from jobs_ui.finishing import fail, finish
@@ -17,6 +22,7 @@ from jobs_ui.jsonutil import encode_limited
 from jobs_ui.models import Job, JobStatus, db_now_plus
 from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
+from jobs_ui.stores.database import DatabaseResultStore
 
 logger = logging.getLogger(__name__)
 
@@ -38,65 +44,108 @@ def _class_path(error: BaseException) -> str:
 
 def run_claimed(job: Job) -> None:
     """Run ``job`` (already claimed by this process) to its end, whatever the task does."""
+    prepared = _prepare(job)
+    if prepared is None:
+        return
+    task, context = prepared
+    try:
+        try:
+            if task.takes_context:
+                value = task.call(context, *job.args, **job.kwargs)
+            else:
+                value = task.call(*job.args, **job.kwargs)
+        except Exception as e:
+            _record_error(job, task, e)
+            return
+        _save_result(job, task.result_ttl, value)
+    finally:
+        _forget(job)
+
+
+async def arun_claimed(job: Job) -> None:
+    """Like ``run_claimed()``, awaiting the task on the running event loop.
+
+    Database work runs in threads. The context never reads the database from the
+    loop: the pool running the job pushes cancel requests with ``request_cancel()``.
+    """
+    prepared = await sync_to_async(_prepare, thread_sensitive=False)(job, loop_safe=True)
+    if prepared is None:
+        return
+    task, context = prepared
+    try:
+        try:
+            if task.takes_context:
+                value = await task.acall(context, *job.args, **job.kwargs)
+            else:
+                value = await task.acall(*job.args, **job.kwargs)
+        except Exception as e:
+            await sync_to_async(_record_error, thread_sensitive=False)(job, task, e)
+            return
+        await sync_to_async(_save_result, thread_sensitive=False)(job, task.result_ttl, value)
+    finally:
+        _forget(job)
+
+
+def _prepare(job: Job, *, loop_safe: bool = False) -> tuple[JobTask, JobContext] | None:
     try:
         task = resolve_task(job.task_path)
     except JobsUiException as e:
         fail(job, error_class=_class_path(e), message=str(e))
-        return
+        return None
     publish(JobEvent.for_job(job, "started"))
     deadline = time.monotonic() + task.timeout if task.timeout else None
-    context = JobContext(task_result=to_task_result(job, task), job=job, deadline=deadline)
+    state = _State(last_cancel_check=math.inf) if loop_safe else _State()
+    context = JobContext(task_result=to_task_result(job, task), job=job, deadline=deadline, _state=state)
     if job.cancel_requested_at is not None:
         context.request_cancel()
     with _running_lock:
         _running[str(job.pk)] = context
-    try:
-        _run(job, task, context)
-    finally:
-        with _running_lock:
-            _running.pop(str(job.pk), None)
+    return task, context
 
 
-def _run(job: Job, task: object, context: JobContext) -> None:
-    from jobs_ui.backend import JobTask
+def _forget(job: Job) -> None:
+    with _running_lock:
+        _running.pop(str(job.pk), None)
 
-    assert isinstance(task, JobTask)
-    try:
-        if task.takes_context:
-            value = task.call(context, *job.args, **job.kwargs)
-        else:
-            value = task.call(*job.args, **job.kwargs)
-    except JobCancelled as e:
-        finish(job, JobStatus.CANCELLED, error_class=_class_path(e), error_message=str(e) or "Cancelled.")
-        return
-    except JobTimedOut as e:
-        fail(job, error_class=_class_path(e), message=f"Timed out after {task.timeout:g} s.")
-        return
-    except Exception as e:
+
+def _record_error(job: Job, task: JobTask, error: Exception) -> None:
+    if isinstance(error, JobCancelled):
+        message = str(error) or "Cancelled."
+        finish(job, JobStatus.CANCELLED, error_class=_class_path(error), error_message=message)
+    elif isinstance(error, JobTimedOut):
+        fail(job, error_class=_class_path(error), message=f"Timed out after {task.timeout:g} s.")
+    else:
         fail(
             job,
-            error_class=_class_path(e),
-            message=str(e) or type(e).__name__,
-            traceback="".join(traceback.format_exception(e)),
+            error_class=_class_path(error),
+            message=str(error) or type(error).__name__,
+            traceback="".join(traceback.format_exception(error)),
         )
-        return
-    _save_result(job, task.result_ttl, value)
 
 
 def _save_result(job: Job, ttl: int | None, value: object) -> None:
     config = get_config()
     ttl = ttl or config["RESULT_TTL"]
     store = get_result_store()
+    fields: dict[str, Any] = {}
     try:
         encoded = encode_limited(value, limit=config["MAX_RESULT_BYTES"], what="The result", error=InvalidJobResult)
-        store.save(job, encoded, ttl)
+        if isinstance(store, DatabaseResultStore):
+            # Optimization: the result goes in the final UPDATE, fenced like the status.
+            fields["result"] = json.loads(encoded)
+        elif _still_owned(job):
+            store.save(job, encoded, ttl)
+        else:
+            # A frozen worker that woke up must not replace the result of the
+            # attempt that took over.
+            logger.warning("Job %s attempt %s lost ownership; its result is dropped", job.pk, job.attempts)
+            return
     except (InvalidJobResult, ResultStoreError) as e:
         # Not retried: the same code would produce the same result.
         finish(job, JobStatus.FAILED, error_class=_class_path(e), error_message=str(e))
         return
-    finish(
-        job,
-        JobStatus.SUCCESSFUL,
-        result_store=store.name,
-        result_expires_at=db_now_plus(ttl),
-    )
+    finish(job, JobStatus.SUCCESSFUL, result_store=store.name, result_expires_at=db_now_plus(ttl), **fields)
+
+
+def _still_owned(job: Job) -> bool:
+    return Job.objects.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING).exists()

@@ -4,6 +4,7 @@ import pytest
 
 from tests import tasks
 from tests.amqp_fixtures import *  # noqa: F403
+from tests.worker_fixtures import *  # noqa: F403
 
 
 @pytest.fixture(autouse=True)

@@ -1,12 +1,14 @@
 from __future__ import annotations
 
+import json
 import os
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 
 SECRET_KEY = "jobs-ui-tests-not-secret"
-DEBUG = False
+# A worker started by a test with JOBS_UI_TEST_DEBUG=1 may use --reload.
+DEBUG = os.environ.get("JOBS_UI_TEST_DEBUG") == "1"
 ALLOWED_HOSTS = ["*"]
 USE_TZ = True
 TIME_ZONE = "UTC"
@@ -89,7 +91,15 @@ JOBS_UI = {
     "PROGRESS_INTERVAL": 0.0,
     "HEARTBEAT_INTERVAL": 0.5,
     "HEARTBEAT_TIMEOUT": 3.0,
+    "WORKER_IDLE_POLL": 0.05,
+    "DISPATCH_SWEEP_INTERVAL": 0.2,
+    "SHUTDOWN_GRACE": 5.0,
+    "HARD_STOP_GRACE": 0.3,
 }
+
+# A worker started by a test gets that test's JOBS_UI (tests/worker_fixtures.py).
+if os.environ.get("JOBS_UI_TEST_OVERRIDES"):
+    JOBS_UI = json.loads(os.environ["JOBS_UI_TEST_OVERRIDES"])
 
 # A subprocess started by a test (tests/crash_child.py) joins the test database.
 if os.environ.get("JOBS_UI_TEST_DB_NAME"):

@@ -1,6 +1,9 @@
 from __future__ import annotations
 
+import asyncio
+import os
 import threading
+import time
 from typing import Any
 
 from django.tasks import task
@@ -132,3 +135,100 @@ def wait_with_retry(context: JobContext, name: str) -> int:
     while not gate(name).wait(0.02) and not shutdown.is_set():
         context.check_cancelled()
     return context.attempt
+
+
+@task(result_template="tests/result.html", label="Templated result")
+def templated_result(name: str) -> dict[str, str]:
+    """A task that names its own result template (tests/templates/tests/result.html)."""
+    return {"greeting": f"Hello {name}"}
+
+
+# Tasks for worker processes (tests/test_worker*.py): their side effects are lines
+# appended to a file with O_APPEND, so a test counts executions, not statuses.
+
+
+def append(path: str, line: str) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_APPEND | os.O_CREAT, 0o644)
+    try:
+        os.write(fd, f"{line}\n".encode())
+    finally:
+        os.close(fd)
+
+
+@task()
+def append_line(path: str, line: str) -> str:
+    append(path, line)
+    return line
+
+
+@task(takes_context=True)
+def append_when_file_exists(context: JobContext, path: str, line: str, gate: str) -> int:
+    """Appends ``start <attempt> <pid>``, waits (checking for cancel) until ``gate`` exists, appends ``line``."""
+    append(path, f"start {context.attempt} {os.getpid()}")
+    context.progress(1, 2, f"attempt {context.attempt} waiting")
+    while not os.path.exists(gate) and not shutdown.wait(0.02):
+        context.check_cancelled()
+    append(path, line)
+    return context.attempt
+
+
+@task(retries=1, retry_delay=0.1, takes_context=True)
+def append_when_file_exists_retried(context: JobContext, path: str, line: str, gate: str) -> int:
+    """``append_when_file_exists`` with one retry."""
+    result: int = append_when_file_exists.func(context, path, line, gate)
+    return result
+
+
+@task(retries=1, retry_delay=0.1, takes_context=True)
+def first_attempt_stalls(context: JobContext, path: str, seconds: float) -> str:
+    """Attempt 1 appends, reports progress and stalls ``seconds``; later attempts finish at once."""
+    mine = f"attempt {context.attempt} pid {os.getpid()}"
+    append(path, f"start {mine}")
+    context.progress(1, 3, f"{mine} started")
+    if context.attempt == 1:
+        threading.Event().wait(seconds)
+        context.progress(2, 3, f"{mine} woke up")
+    append(path, f"end {mine}")
+    return mine
+
+
+@task(retries=2, retry_delay=0.3)
+def fails_twice(path: str) -> int:
+    """Appends the time of each attempt; the first two fail."""
+    append(path, repr(time.time()))
+    with open(path) as f:
+        attempts = len(f.read().splitlines())
+    if attempts < 3:
+        raise RuntimeError(f"attempt {attempts} fails")
+    return attempts
+
+
+@task(unique=True)
+def unique_append(path: str, line: str) -> str:
+    append(path, line)
+    return line
+
+
+@task(timeout=0.3)
+def ignores_timeout(path: str) -> None:
+    """Never looks at its context: only a hard stop ends it."""
+    append(path, "started")
+    threading.Event().wait(30)
+    append(path, "not stopped")
+
+
+@task(takes_context=True)
+def ignores_cancel(context: JobContext, path: str) -> None:
+    """Reports progress (so cancel is requested while it runs), then never checks for cancel."""
+    context.progress(1, 2, "running")
+    append(path, "started")
+    threading.Event().wait(30)
+    append(path, "not stopped")
+
+
+@task()
+async def sleep_async(seconds: float) -> list[float]:
+    """Returns when it started and ended: many of these overlap on one event loop."""
+    started = time.time()
+    await asyncio.sleep(seconds)
+    return [started, time.time()]

@@ -9,7 +9,7 @@ import pytest
 from django.db.models.functions import Now
 from django.test import Client
 
-from jobs_ui import amqp
+from jobs_ui import amqp, launch
 from jobs_ui.events import JobEvent
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
@@ -29,8 +29,6 @@ def rabbitmq_store(amqp_settings):
 
 @pytest.mark.parametrize("value", [{"rows": 3}, {}, [], 0, "", None])
 def test_result_lives_in_rabbitmq(rabbitmq_store, alice, value):
-    from jobs_ui.launching import launch
-
     job = launch(tasks.echo, request_for(alice), value)
     job = wait_for_status(job.pk, JobStatus.SUCCESSFUL)
     assert job.result_store == "rabbitmq"

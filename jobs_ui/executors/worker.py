@@ -4,6 +4,7 @@ import logging
 
 from django.core import checks
 
+from jobs_ui.conf import get_config
 from jobs_ui.executors.base import BaseExecutor
 from jobs_ui.models import Job
 
@@ -11,14 +12,31 @@ logger = logging.getLogger(__name__)
 
 
 class WorkerExecutor(BaseExecutor):
-    """Runs jobs on ``jobs_ui_worker`` processes, which claim them from the database."""
+    """Runs jobs on ``jobs_ui_worker`` processes, on any number of machines.
+
+    With ``AMQP_URL``, each committed job is published to RabbitMQ (durable queue
+    per ``queue_name``, persistent message, publisher confirms); without it,
+    workers claim READY rows from the database themselves.
+    """
 
     name = "worker"
     supports_cross_process = True
 
     def dispatch(self, job: Job) -> None:
-        # Workers find committed READY rows themselves; nothing to hand over.
-        logger.debug("Job %s waits for a worker on queue %s", job.pk, job.queue_name)
+        self.dispatch_many([job])
+
+    def dispatch_many(self, jobs: list[Job]) -> None:
+        """Hand over several committed READY jobs (bulk creation). Never raises."""
+        if not get_config()["AMQP_URL"]:
+            # Workers find committed READY rows themselves.
+            return
+        from jobs_ui.dispatch import dispatch
+
+        try:
+            dispatch(jobs)
+        except Exception:
+            # The row is committed: the sweep of a worker publishes it later.
+            logger.exception("Could not dispatch %d job(s); they wait as READY", len(jobs))
 
     def stop(self, timeout: float = 10.0) -> None:
         return None

@@ -1,0 +1,205 @@
+"""Worker jobs in RabbitMQ: one durable priority queue per ``queue_name``, a message per READY job.
+
+The ``Job`` row is the truth and the message only says "this READY attempt may be
+claimed": a message that reaches no queue is re-published by ``sweep()``, and a
+duplicate or stale one is dropped by the claim, so a job is neither lost nor run twice.
+``Job.dispatched_at`` is set once the broker has confirmed a message for the READY row.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import time
+import uuid
+from collections.abc import Iterable
+from dataclasses import dataclass
+from typing import Any
+
+from django.db import connections, router, transaction
+from django.db.models import Min, Q
+from django.db.models.functions import Now
+from django.utils import timezone
+
+from jobs_ui import amqp
+from jobs_ui.conf import get_config
+from jobs_ui.exceptions import BrokerError, JobsUiException, MessageUnroutable
+from jobs_ui.models import Job, db_now_plus
+
+logger = logging.getLogger(__name__)
+
+MESSAGE_VERSION = 1
+# RabbitMQ keeps one internal queue per priority level; 10 levels is its advice.
+PRIORITY_LEVELS = 10
+QUEUE_ARGUMENTS: dict[str, Any] = {"x-max-priority": PRIORITY_LEVELS, "x-queue-type": "classic"}
+# After a failed publish, launches skip the broker for this long instead of
+# waiting on it again; the sweep publishes their jobs once it is back.
+BACKOFF = 5.0
+SWEEP_BATCH = 500
+
+_declared: set[str] = set()
+_down_until = 0.0
+
+
+class InvalidJobMessage(JobsUiException, ValueError):
+    """A job message that is not JSON, or not in the format of ``JobMessage``."""
+
+
+@dataclass(frozen=True, slots=True)
+class JobMessage:
+    """The body of a job message: which job, which task, which READY attempt."""
+
+    job_id: uuid.UUID
+    task_path: str
+    attempts: int
+
+    @classmethod
+    def for_job(cls, job: Job) -> JobMessage:
+        return cls(job_id=job.pk, task_path=job.task_path, attempts=job.attempts)
+
+    def encode(self) -> bytes:
+        data = {"v": MESSAGE_VERSION, "job_id": str(self.job_id), "task": self.task_path, "attempts": self.attempts}
+        return json.dumps(data).encode()
+
+    @classmethod
+    def decode(cls, body: bytes) -> JobMessage:
+        """Parse ``body``; ``InvalidJobMessage`` says what is wrong with it."""
+        try:
+            data = json.loads(body.decode())
+        except (UnicodeDecodeError, ValueError) as e:
+            raise InvalidJobMessage(f"The message is not JSON: {e}") from e
+        expected = {"v", "job_id", "task", "attempts"}
+        if not isinstance(data, dict) or set(data) != expected:
+            raise InvalidJobMessage(f"The message must be a JSON object with exactly the keys {sorted(expected)}.")
+        if data["v"] != MESSAGE_VERSION:
+            raise InvalidJobMessage(f"Unknown message version {data['v']!r}; this worker reads {MESSAGE_VERSION}.")
+        try:
+            job_id = uuid.UUID(str(data["job_id"]))
+        except ValueError as e:
+            raise InvalidJobMessage(f"job_id {data['job_id']!r} is not a UUID.") from e
+        task, attempts = data["task"], data["attempts"]
+        if not isinstance(task, str) or not task:
+            raise InvalidJobMessage("task must be a non-empty string.")
+        if isinstance(attempts, bool) or not isinstance(attempts, int) or attempts < 0:
+            raise InvalidJobMessage("attempts must be a whole number >= 0.")
+        return cls(job_id=job_id, task_path=task, attempts=attempts)
+
+
+def job_queue(queue_name: str) -> str:
+    """The RabbitMQ queue of the jobs of ``queue_name``."""
+    return amqp.name("jobs", queue_name)
+
+
+def dead_letter_queue() -> str:
+    """Where workers put messages they cannot read, with the reason in a header, for staff to inspect."""
+    return amqp.name("dead-letters")
+
+
+def amqp_priority(priority: int) -> int:
+    """Django's -100..100 mapped onto RabbitMQ's 0..9, keeping the order."""
+    return (max(-100, min(100, priority)) + 100) * PRIORITY_LEVELS // 201
+
+
+def declare_queues(queue_names: Iterable[str]) -> None:
+    for queue in [*(job_queue(name) for name in queue_names), dead_letter_queue()]:
+        arguments = QUEUE_ARGUMENTS if queue != dead_letter_queue() else {"x-queue-type": "classic"}
+        amqp.declare_queue(queue, durable=True, arguments=arguments)
+        _declared.add(queue)
+
+
+def publish(job: Job) -> None:
+    """Publish the message of the READY ``job`` (persistent, confirmed); ``BrokerError`` if not done."""
+    queue = job_queue(job.queue_name)
+    body = JobMessage.for_job(job).encode()
+    for attempt in (1, 2):
+        if queue not in _declared:
+            declare_queues([job.queue_name])
+        try:
+            amqp.publish("", queue, body, persistent=True, mandatory=True, priority=amqp_priority(job.priority))
+            return
+        except MessageUnroutable:
+            # The queue was deleted since this process declared it.
+            _declared.discard(queue)
+            if attempt == 2:
+                raise
+
+
+def dispatch(jobs: Iterable[Job]) -> int:
+    """Publish the due jobs among ``jobs`` and mark them; returns how many. Never raises.
+
+    A job that is not due yet (``run_after``), or that the broker did not take,
+    keeps ``dispatched_at`` empty and is published by the next ``sweep()``.
+    """
+    global _down_until
+    if time.monotonic() < _down_until:
+        return 0
+    now = timezone.now()
+    published = []
+    for job in jobs:
+        if job.run_after is not None and job.run_after > now:
+            continue
+        try:
+            publish(job)
+        except BrokerError as e:
+            _down_until = time.monotonic() + BACKOFF
+            logger.warning("Job %s waits for RabbitMQ (%s); it will be published once the broker is back", job.pk, e)
+            break
+        published.append(job.pk)
+    _mark_dispatched(published)
+    return len(published)
+
+
+def sweep() -> float | None:
+    """Publish READY worker jobs that have no message; returns seconds until the next delayed job is due.
+
+    Any worker may sweep: rows are locked (PostgreSQL) or the write lock is held
+    (SQLite) while they are published, so two sweepers do not publish one job twice.
+    Raises ``BrokerError`` when the broker is unreachable.
+    """
+    pending = _undispatched()
+    if pending.exists():
+        using = router.db_for_write(Job)
+        skip_locked = connections[using].features.has_select_for_update_skip_locked
+        with transaction.atomic(using=using):
+            rows = pending.select_for_update(skip_locked=True) if skip_locked else pending
+            jobs = list(rows[:SWEEP_BATCH])
+            for job in jobs:
+                publish(job)
+            _mark_dispatched([job.pk for job in jobs])
+        if jobs:
+            logger.info("Published %d READY jobs that had no message in RabbitMQ", len(jobs))
+    next_due = (
+        Job.objects.ready()
+        .filter(executor="worker", dispatched_at__isnull=True, run_after__gt=timezone.now())
+        .aggregate(first=Min("run_after"))["first"]
+    )
+    return None if next_due is None else max(0.0, (next_due - timezone.now()).total_seconds())
+
+
+def forget_message(job_id: uuid.UUID, attempts: int) -> None:
+    """The message of this READY attempt was dropped (not due, excluded): let the sweep publish it again."""
+    Job.objects.ready().filter(pk=job_id, attempts=attempts).update(dispatched_at=None)
+
+
+def reset() -> None:
+    """Forget which queues exist and any broker backoff (settings changed)."""
+    global _down_until
+    _declared.clear()
+    _down_until = 0.0
+
+
+def _undispatched() -> Any:
+    # A new job gets one sweep interval for its own publish after commit; delayed
+    # jobs and retries (run_after set) are published by the sweep as soon as due.
+    grace = get_config()["DISPATCH_SWEEP_INTERVAL"]
+    return (
+        Job.objects.due()
+        .filter(executor="worker", dispatched_at__isnull=True)
+        .filter(Q(run_after__isnull=False) | Q(enqueued_at__lt=db_now_plus(-grace)))
+        .in_claim_order()
+    )
+
+
+def _mark_dispatched(job_ids: list[Any]) -> None:
+    if job_ids:
+        Job.objects.ready().filter(pk__in=job_ids, dispatched_at__isnull=True).update(dispatched_at=Now())

@@ -1,0 +1,161 @@
+"""Where a worker gets its jobs: RabbitMQ messages, or READY rows claimed from the database."""
+
+from __future__ import annotations
+
+import logging
+import time
+from typing import TYPE_CHECKING
+
+from django.db import DatabaseError
+
+from jobs_ui import amqp
+from jobs_ui.claiming import claim_due, claim_wanted
+from jobs_ui.conf import get_config
+from jobs_ui.dispatch import InvalidJobMessage, JobMessage, dead_letter_queue, declare_queues, forget_message, job_queue
+from jobs_ui.exceptions import UnknownTask
+from jobs_ui.models import Job, JobStatus
+from jobs_ui.registry import resolve_task
+
+if TYPE_CHECKING:
+    from jobs_ui.worker import Worker
+
+logger = logging.getLogger(__name__)
+
+# Longest wait for a message; a signal or a freed slot ends it early.
+BROKER_POLL = 0.5
+# Pause after a database error, before the next claim.
+DATABASE_BACKOFF = 1.0
+
+
+def feed_from_database(worker: Worker, until: float | None = None) -> bool:
+    """Claim due READY rows while the pool has room; poll every ``WORKER_IDLE_POLL`` only while idle.
+
+    Returns True once the worker takes no more jobs, False when ``until`` (a
+    ``time.monotonic()`` value) has passed.
+    """
+    idle_poll = get_config()["WORKER_IDLE_POLL"]
+    while worker.taking():
+        worker.wakeup.clear()
+        found = False
+        try:
+            while (capacity := worker.capacity()) > 0:
+                jobs = claim_due(
+                    executor="worker",
+                    worker_id=worker.id,
+                    queues=worker.queues,
+                    exclude_tasks=worker.exclude_tasks,
+                    limit=capacity,
+                )
+                for job in jobs:
+                    worker.submit(job)
+                found = found or bool(jobs)
+                if len(jobs) < capacity:
+                    break
+        except DatabaseError:
+            logger.exception("Could not claim a job")
+            worker.wakeup.wait(DATABASE_BACKOFF)
+            continue
+        if not found and worker.has_finished():
+            return True
+        if until is not None and time.monotonic() >= until:
+            return False
+        # Full: wait for a slot (no polling). Idle: poll again soon.
+        worker.wakeup.wait(idle_poll if worker.capacity() > 0 else BROKER_POLL)
+    return True
+
+
+class BrokerFeed:
+    """Consumes the worker's RabbitMQ queues; claims each message's job, then acks at once.
+
+    The claim, not the unacked message, protects the job from then on (its lease
+    in the database), so a long job never meets RabbitMQ's ``consumer_timeout``.
+    """
+
+    def __init__(self, worker: Worker) -> None:
+        self.worker = worker
+        self.consumer = amqp.QueueConsumer([job_queue(name) for name in worker.queues])
+
+    def run(self) -> bool:
+        """Feed the pool until the worker takes no more jobs; ``BrokerError`` when the broker fails."""
+        worker = self.worker
+        declare_queues(worker.queues)
+        self.consumer.open(worker.capacity())
+        worker.wakers.append(self.consumer.wake)
+        try:
+            while worker.taking():
+                self.consumer.set_capacity(worker.capacity())
+                deliveries = self.consumer.poll(BROKER_POLL)
+                if deliveries:
+                    self.handle(deliveries)
+                if not deliveries and worker.has_finished():
+                    break
+        finally:
+            worker.wakers.remove(self.consumer.wake)
+            self.consumer.close()
+        return True
+
+    def handle(self, deliveries: list[amqp.Delivery]) -> None:
+        """Claim the jobs of ``deliveries`` in one statement, then ack each message."""
+        claimable: list[tuple[amqp.Delivery, JobMessage]] = []
+        for delivery in deliveries:
+            try:
+                message = JobMessage.decode(delivery.body)
+                resolve_task(message.task_path)
+            except (InvalidJobMessage, UnknownTask) as e:
+                self._dead_letter(delivery, str(e))
+                continue
+            if message.task_path in self.worker.exclude_tasks:
+                # For another worker: the sweep publishes it again.
+                forget_message(message.job_id, message.attempts)
+                self.consumer.ack(delivery.tag)
+            elif len(claimable) < self.worker.capacity():
+                claimable.append((delivery, message))
+            else:
+                self.consumer.reject(delivery.tag, requeue=True)
+        if not claimable:
+            return
+        try:
+            claimed = claim_wanted(self.worker.id, [(m.job_id, m.attempts, m.task_path) for _, m in claimable])
+        except DatabaseError:
+            logger.exception("Could not claim %d job(s); their messages go back to the queue", len(claimable))
+            for delivery, _message in claimable:
+                self.consumer.reject(delivery.tag, requeue=True)
+            self.worker.wakeup.wait(DATABASE_BACKOFF)
+            return
+        for job in claimed:
+            self.worker.submit(job)
+        # Prefetch follows the free slots: lower it before the acks let more in.
+        self.consumer.set_capacity(self.worker.capacity())
+        # What each claimed row was when its message was published.
+        taken = {(job.pk, job.attempts - 1, job.task_path) for job in claimed}
+        settled = len(claimable) == len(deliveries)
+        for delivery, message in claimable:
+            mine = (message.job_id, message.attempts, message.task_path) in taken
+            problem = None if mine else _unclaimable(message)
+            if problem is not None:
+                self._dead_letter(delivery, problem, ack=not settled)
+            elif not settled:
+                self.consumer.ack(delivery.tag)
+        if settled:
+            # Optimization: one frame acks the whole batch.
+            self.consumer.ack(deliveries[-1].tag, multiple=True)
+
+    def _dead_letter(self, delivery: amqp.Delivery, reason: str, *, ack: bool = True) -> None:
+        logger.error("Dead-lettered a message from %s: %s", delivery.queue, reason)
+        headers = {"x-jobs-ui-reason": reason, "x-jobs-ui-queue": delivery.queue}
+        amqp.publish("", dead_letter_queue(), delivery.body, persistent=True, headers=headers)
+        if ack:
+            self.consumer.ack(delivery.tag)
+
+
+def _unclaimable(message: JobMessage) -> str | None:
+    """Why the message's job could not be claimed, when it is a problem (else the message is stale)."""
+    row = Job.objects.filter(pk=message.job_id).values("task_path", "status", "attempts").first()
+    if row is None:
+        return f"No job {message.job_id}."
+    if row["task_path"] != message.task_path:
+        return f"Job {message.job_id} runs {row['task_path']}, not {message.task_path}."
+    if row["status"] == JobStatus.READY and row["attempts"] == message.attempts:
+        # Not due yet (run_after): the sweep publishes it again once due.
+        forget_message(message.job_id, message.attempts)
+    return None

@@ -1,0 +1,124 @@
+"""``manage.py jobs_ui_worker``: parse the options, then ``jobs_ui.worker.Worker(...).run()``."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import signal
+import sys
+import threading
+from typing import Any
+
+from django.conf import settings
+from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.utils import autoreload
+
+from jobs_ui.options import InvalidWorkerOptions, WorkerOptions
+from jobs_ui.pools import POOLS
+
+
+def positive_int(value: str) -> int:
+    try:
+        number = int(value)
+    except ValueError:
+        number = 0
+    if number < 1:
+        raise argparse.ArgumentTypeError(f"must be a whole number >= 1, not {value!r}")
+    return number
+
+
+def positive_float(value: str) -> float:
+    try:
+        number = float(value)
+    except ValueError:
+        number = 0.0
+    if not number > 0:
+        raise argparse.ArgumentTypeError(f"must be a number of seconds > 0, not {value!r}")
+    return number
+
+
+class Command(BaseCommand):
+    help = "Run jobs of tasks with executor='worker', taken from RabbitMQ (AMQP_URL) or the database."
+
+    def add_arguments(self, parser: CommandParser) -> None:
+        parser.add_argument("--queue", action="append", default=[], help="Serve this queue (repeatable); default: all.")
+        parser.add_argument("--exclude-queue", action="append", default=[], help="Never serve this queue (repeatable).")
+        parser.add_argument(
+            "--exclude-task", action="append", default=[], help="Never run this task (dotted path, repeatable)."
+        )
+        parser.add_argument(
+            "--concurrency",
+            type=positive_int,
+            help="Jobs at once (default: CPUs+4 threads, CPUs processes, 100 async).",
+        )
+        parser.add_argument("--pool", choices=POOLS, default="thread", help="thread (default), process or async.")
+        parser.add_argument("--once", action="store_true", help="Run at most one due job, then exit.")
+        parser.add_argument("--until-done", action="store_true", help="Exit once no due READY job is left.")
+        parser.add_argument("--max-jobs", type=positive_int, help="Exit after this many jobs.")
+        parser.add_argument("--label", default="", help="Name shown to staff; {pid} and {host} are replaced.")
+        parser.add_argument("--heartbeat", type=positive_float, help="Seconds between heartbeats.")
+        parser.add_argument("--reload", action="store_true", help="Restart when code changes (DEBUG only).")
+
+    def handle(self, *args: Any, **options: Any) -> None:
+        try:
+            worker_options = WorkerOptions(
+                queues=tuple(options["queue"]),
+                exclude_queues=tuple(options["exclude_queue"]),
+                exclude_tasks=tuple(options["exclude_task"]),
+                concurrency=options["concurrency"],
+                pool=options["pool"],
+                max_jobs=1 if options["once"] else options["max_jobs"],
+                until_done=options["once"] or options["until_done"],
+                label=options["label"],
+                heartbeat=options["heartbeat"],
+            )
+        except InvalidWorkerOptions as e:
+            raise CommandError(str(e)) from e
+        if options["reload"] and not settings.DEBUG:
+            raise CommandError("--reload restarts the worker when code changes; it needs DEBUG = True.")
+        _log_to_stderr(options["verbosity"])
+        code = _run_reloading(worker_options) if options["reload"] else _run(worker_options)
+        if code:
+            sys.exit(code)
+
+
+def _run(worker_options: WorkerOptions) -> int:
+    from jobs_ui.worker import Worker
+
+    return Worker(worker_options).run()
+
+
+def _run_reloading(worker_options: WorkerOptions) -> int:
+    # Not autoreload.run_with_reloader(): it runs the command in a side thread,
+    # where the worker could not handle signals, and never exits by itself.
+    if os.environ.get(autoreload.DJANGO_AUTORELOAD_ENV) != "true":
+        # This process restarts the real worker each time it exits with code 3.
+        signal.signal(signal.SIGINT, signal.SIG_IGN)
+        return int(autoreload.restart_with_reloader())
+    from jobs_ui.worker import Worker
+
+    worker = Worker(worker_options)
+    restart = threading.Event()
+
+    def changed(sender: object, file_path: object, **kwargs: object) -> bool:
+        logging.getLogger("jobs_ui.worker").warning("%s changed: restarting the worker", file_path)
+        restart.set()
+        worker.stop()
+        return True  # handled: no reload from the watcher's own thread
+
+    autoreload.file_changed.connect(changed)
+    reloader = autoreload.get_reloader()
+    threading.Thread(target=reloader.run, args=[threading.main_thread()], name="jobs_ui-reloader", daemon=True).start()
+    code = worker.run()
+    return 3 if restart.is_set() else code
+
+
+def _log_to_stderr(verbosity: int) -> None:
+    # Unless the project configured jobs_ui's logger, say what the worker does.
+    logger = logging.getLogger("jobs_ui")
+    if not logger.handlers and not logging.getLogger().handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s: %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.DEBUG if verbosity > 2 else logging.INFO if verbosity > 0 else logging.WARNING)

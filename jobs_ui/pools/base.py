@@ -1,0 +1,158 @@
+from __future__ import annotations
+
+import logging
+import threading
+import time
+from abc import ABC, abstractmethod
+from collections.abc import Callable
+from dataclasses import dataclass
+
+from jobs_ui.conf import get_config
+from jobs_ui.exceptions import JobCancelled, JobTimedOut
+from jobs_ui.finishing import fail, finish
+from jobs_ui.models import Job, JobStatus
+
+logger = logging.getLogger(__name__)
+
+
+@dataclass(slots=True)
+class Running:
+    job: Job
+    started: float
+    timeout: float | None
+    cancel_seen: float | None = None
+    stopping: str = ""
+
+
+class BasePool(ABC):
+    """Runs claimed jobs of a worker, at most ``concurrency`` at a time."""
+
+    name: str = ""
+    """Value of ``--pool`` that selects this pool."""
+
+    supports_hard_stop: bool = False
+    """Whether a job that ignores its timeout or a cancel request is stopped after ``HARD_STOP_GRACE``."""
+
+    def __init__(self, concurrency: int, on_slot_free: Callable[[], None] = lambda: None) -> None:
+        self.concurrency = concurrency
+        self.on_slot_free = on_slot_free
+        self._running: dict[str, Running] = {}
+        self._changed = threading.Condition()
+
+    def start(self) -> None:
+        """Get ready to take jobs (threads, event loop, child processes)."""
+        return None
+
+    @abstractmethod
+    def _start(self, job: Job) -> None:
+        """Begin running ``job``; call ``_finished(job)`` once it has ended, whatever happened."""
+
+    @property
+    def free(self) -> int:
+        """Slots without a job."""
+        with self._changed:
+            return self.concurrency - len(self._running)
+
+    def running(self) -> list[Job]:
+        with self._changed:
+            return [entry.job for entry in self._running.values()]
+
+    def submit(self, job: Job) -> None:
+        """Run ``job``, claimed by this worker; only when ``free`` > 0."""
+        from jobs_ui.registry import resolve_task
+
+        try:
+            timeout = resolve_task(job.task_path).timeout
+        except Exception:
+            timeout = None
+        with self._changed:
+            if len(self._running) >= self.concurrency:
+                raise RuntimeError("The pool has no free slot.")
+            self._running[str(job.pk)] = Running(job, time.monotonic(), timeout)
+        self._start(job)
+
+    def wait_idle(self, timeout: float | None) -> bool:
+        """Wait until no job runs, at most ``timeout`` seconds; whether that happened."""
+        with self._changed:
+            return self._changed.wait_for(lambda: not self._running, timeout)
+
+    def enforce(self) -> None:
+        """Pass on cancel requests, and stop jobs past their hard limits (called every few tenths of a second)."""
+        with self._changed:
+            entries = list(self._running.values())
+        if not entries:
+            return
+        flagged = set(
+            Job.objects.filter(pk__in=[e.job.pk for e in entries], cancel_requested_at__isnull=False).values_list(
+                "pk", flat=True
+            )
+        )
+        now = time.monotonic()
+        grace = get_config()["HARD_STOP_GRACE"]
+        for entry in entries:
+            if entry.job.pk in flagged:
+                if entry.cancel_seen is None:
+                    entry.cancel_seen = now
+                    self._request_cancel(entry.job)
+                elif self.supports_hard_stop and now - entry.cancel_seen > grace:
+                    self._stop(entry, "cancel")
+            if self.supports_hard_stop and entry.timeout and now - entry.started > entry.timeout + grace:
+                self._stop(entry, "timeout")
+
+    def stop_now(self) -> list[Job]:
+        """Stop what can be stopped at once (shutdown); returns the jobs still running, to hand back."""
+        return self.running()
+
+    def kill(self) -> None:
+        """Immediate exit: kill what runs outside this process."""
+        return None
+
+    def close(self) -> None:
+        """Release threads and processes once no job runs."""
+        return None
+
+    def current(self, job: Job) -> Job | None:
+        """``job`` as its attempt last saw it, or None once another attempt owns it."""
+        return job
+
+    def _request_cancel(self, job: Job) -> None:
+        from jobs_ui.running import running_context
+
+        context = running_context(job.pk)
+        if context is not None:
+            context.request_cancel()
+
+    def _stop(self, entry: Running, reason: str) -> None:
+        if entry.stopping:
+            return
+        entry.stopping = reason
+        logger.warning("Stopping job %s (%s): it did not stop by itself", entry.job.pk, reason)
+        self._hard_stop(entry.job)
+
+    def _hard_stop(self, job: Job) -> None:
+        raise NotImplementedError("This pool does not support hard stops")
+
+    def _record_stop(self, entry: Running) -> None:
+        job = self.current(entry.job)
+        if job is None:
+            return
+        if entry.stopping == "timeout":
+            error = JobTimedOut(f"Timed out after {entry.timeout:g} s.")
+            fail(job, error_class=_path(error), message=str(error))
+        elif entry.stopping == "cancel":
+            finish(job, JobStatus.CANCELLED, error_class=_path(JobCancelled()), error_message="Cancelled on request.")
+
+    def _finished(self, job: Job) -> None:
+        with self._changed:
+            self._running.pop(str(job.pk), None)
+            self._changed.notify_all()
+        self.on_slot_free()
+
+    def _entry(self, job: Job) -> Running | None:
+        with self._changed:
+            return self._running.get(str(job.pk))
+
+
+def _path(error: BaseException) -> str:
+    kind = type(error)
+    return f"{kind.__module__}.{kind.__qualname__}"

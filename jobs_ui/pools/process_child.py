@@ -1,0 +1,64 @@
+"""A child of the process pool: ``python -m jobs_ui.pools.process_child FD``.
+
+Reads one JSON line per job on stdin (the claimed row, see ``processes.job_to_wire``),
+runs the job, and answers on file descriptor FD: ``{"ready": pid}`` once, then ``{"done": job_id}``
+per job. It ends when stdin closes, or when its worker is gone.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+
+
+def main() -> None:
+    answers = os.fdopen(int(sys.argv[1]), "w", buffering=1)
+    # Ctrl-C reaches the whole process group: the worker decides when jobs stop.
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    parent = os.getppid()
+    threading.Thread(target=_watch_parent, args=(parent,), name="jobs_ui-watchdog", daemon=True).start()
+
+    import django
+
+    django.setup()
+    from jobs_ui import statements
+    from jobs_ui.finishing import batch_outcome_counts, flush_outcome_counts
+    from jobs_ui.pools.processes import job_from_wire
+    from jobs_ui.pools.threads import _drop_broken_connections
+    from jobs_ui.running import run_claimed
+
+    batch_outcome_counts()
+    threading.Thread(target=_flush_counts, args=(flush_outcome_counts,), name="jobs_ui-counts", daemon=True).start()
+    alias = statements.using()
+    answers.write(json.dumps({"ready": os.getpid()}) + "\n")
+    for line in sys.stdin:
+        job = job_from_wire(json.loads(line), alias)
+        run_claimed(job)
+        _drop_broken_connections()
+        answers.write(json.dumps({"done": str(job.pk)}) + "\n")
+    flush_outcome_counts()
+
+
+def _flush_counts(flush: Callable[[], None]) -> None:
+    while not threading.Event().wait(0.5):
+        try:
+            flush()
+        except Exception:
+            logging.getLogger(__name__).exception("Could not write the worker's job counts")
+
+
+def _watch_parent(parent: int) -> None:
+    # A child must not outlive its worker: the job's lease has lapsed by then and
+    # another attempt may already run it.
+    while not threading.Event().wait(0.5):
+        if os.getppid() != parent:
+            os._exit(1)
+
+
+if __name__ == "__main__":
+    main()

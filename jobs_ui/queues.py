@@ -1,0 +1,90 @@
+"""Queue depth for staff: READY jobs, the oldest one's age, RUNNING jobs, messages in RabbitMQ."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from django.db.models import Count, Min, Q
+from django.utils import timezone
+
+from jobs_ui.conf import get_config
+from jobs_ui.exceptions import BrokerError, QueueNotFound
+from jobs_ui.models import Job, JobStatus
+from jobs_ui.options import known_queues
+
+
+@dataclass(frozen=True, slots=True)
+class QueueStats:
+    name: str
+    ready: int
+    due: int
+    oldest_ready_age: float | None
+    """Seconds since the oldest READY job was enqueued."""
+    running: int
+    messages: int | None = None
+    """Messages waiting in RabbitMQ; None without a broker (or when it cannot be asked)."""
+    consumers: int | None = None
+
+
+def queue_stats() -> list[QueueStats]:
+    """One line per queue the backends know or a job uses; asks RabbitMQ too when configured."""
+    rows: dict[str, dict[str, Any]] = {
+        row["queue_name"]: dict(row)
+        for row in Job.objects.filter(status__in=[JobStatus.READY, JobStatus.RUNNING])
+        .values("queue_name")
+        .annotate(
+            ready=Count("pk", filter=Q(status=JobStatus.READY)),
+            due=Count("pk", filter=Q(pk__in=Job.objects.due().values("pk"))),
+            running=Count("pk", filter=Q(status=JobStatus.RUNNING)),
+            oldest=Min("enqueued_at", filter=Q(status=JobStatus.READY)),
+        )
+    }
+    now = timezone.now()
+    names = sorted(set(rows) | (known_queues() or set()))
+    stats = []
+    for name in names:
+        row: dict[str, Any] = rows.get(name, {})
+        oldest = row.get("oldest")
+        messages, consumers = _broker(name)
+        stats.append(
+            QueueStats(
+                name=name,
+                ready=row.get("ready", 0),
+                due=row.get("due", 0),
+                oldest_ready_age=(now - oldest).total_seconds() if oldest else None,
+                running=row.get("running", 0),
+                messages=messages,
+                consumers=consumers,
+            )
+        )
+    return stats
+
+
+def dead_letters() -> int | None:
+    """Messages in the dead-letter queue; None without a broker."""
+    if not get_config()["AMQP_URL"]:
+        return None
+    from jobs_ui import amqp
+    from jobs_ui.dispatch import dead_letter_queue
+
+    try:
+        return amqp.queue_info(dead_letter_queue())[0]
+    except QueueNotFound:
+        return 0
+    except BrokerError:
+        return None
+
+
+def _broker(name: str) -> tuple[int | None, int | None]:
+    if not get_config()["AMQP_URL"]:
+        return None, None
+    from jobs_ui import amqp
+    from jobs_ui.dispatch import job_queue
+
+    try:
+        return amqp.queue_info(job_queue(name))
+    except QueueNotFound:
+        return 0, 0
+    except BrokerError:
+        return None, None

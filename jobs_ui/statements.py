@@ -1,0 +1,190 @@
+"""Hot-path SQL: claiming jobs, and the final write of an attempt, one ``UPDATE ... RETURNING`` each.
+
+Optimization: building and compiling an ORM query costs about a millisecond of
+CPU, more than the query itself, and a worker runs these for every job. PostgreSQL
+and SQLite (3.35+) both have ``RETURNING``, so the statements are written here once
+and rows are turned into ``Job`` instances with converters prepared once;
+``supported()`` is False elsewhere and callers use the ORM instead.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Callable, Hashable, Sequence
+from functools import cache
+from typing import Any
+
+from django.db import connections, router
+from django.db.models import Field
+from django.db.models.expressions import Expression
+from django.db.models.functions import Now
+from django.db.models.sql import Query
+
+from jobs_ui.models import Job, JobStatus
+
+# A READY attempt a message was published for: (job id, attempts, task path).
+Wanted = tuple[uuid.UUID, int | None, str | None]
+
+_subqueries: dict[tuple[str, Hashable, int], tuple[str, list[Any]]] = {}
+
+
+def using() -> str:
+    return router.db_for_write(Job)
+
+
+def supported(alias: str) -> bool:
+    return connections[alias].vendor in ("postgresql", "sqlite")
+
+
+def claim_wanted(alias: str, worker_id: str, wanted: Sequence[Wanted]) -> list[Job]:
+    """Claim those of the ``wanted`` rows that are due and READY in that attempt, in one statement."""
+    connection = connections[alias]
+    alternatives, params = [], []
+    for job_id, attempts, task_path in wanted:
+        where = [f"{_q(alias, 'id')} = %s"]
+        params.append(Job._meta.pk.get_db_prep_value(job_id, connection))
+        if attempts is not None:
+            where.append(f"{_q(alias, 'attempts')} = %s")
+            params.append(attempts)
+        if task_path is not None:
+            where.append(f"{_q(alias, 'task_path')} = %s")
+            params.append(task_path)
+        alternatives.append(f"({' AND '.join(where)})")
+    return _claim(alias, worker_id, f"({' OR '.join(alternatives)})", params)
+
+
+def claim_first(alias: str, worker_id: str, key: Hashable, candidates: Callable[[], Any], limit: int) -> list[Job]:
+    """Claim the first ``limit`` rows of the queryset ``candidates()`` (due READY rows in claim order).
+
+    Its SQL is compiled once per ``key`` (the filters that make the queryset).
+    """
+    subquery = _subqueries.get((alias, key, limit))
+    if subquery is None:
+        sql, params = candidates().values_list("pk", flat=True)[:limit].query.get_compiler(alias).as_sql()
+        if connections[alias].features.has_select_for_update_skip_locked:
+            # Rows another worker is claiming right now are skipped, not waited for.
+            sql += " FOR UPDATE SKIP LOCKED"
+        subquery = _subqueries[(alias, key, limit)] = (sql, list(params))
+    sql, params = subquery
+    if connections[alias].vendor == "postgresql":
+        # Not "IN (subquery)": PostgreSQL may run that as a semi-join that evaluates
+        # the LIMIT once per outer row, claiming more rows than asked for.
+        return _claim(alias, worker_id, f"{_q(alias, 'id')} = ANY(ARRAY({sql}))", list(params))
+    return _claim(alias, worker_id, f"{_q(alias, 'id')} IN ({sql})", list(params))
+
+
+def finish_attempt(alias: str, job: Job, values: dict[str, Any]) -> tuple[Any, Any] | None:
+    """Write ``values`` if ``job``'s attempt still owns the row; then ``(finished_at, result_expires_at)``."""
+    connection = connections[alias]
+    sets, params = [], []
+    for name, value in values.items():
+        field = Job._meta.get_field(name)
+        assert isinstance(field, Field)
+        if isinstance(value, Expression):
+            sql, expression_params = _compile(alias, value)
+            sets.append(f"{_q(alias, field.column)} = {sql}")
+            params.extend(expression_params)
+        else:
+            sets.append(f"{_q(alias, field.column)} = %s")
+            params.append(field.get_db_prep_save(value, connection))
+    params += [Job._meta.pk.get_db_prep_value(job.pk, connection), job.attempts, JobStatus.RUNNING.value]
+    returned = ("finished_at", "result_expires_at")
+    sql = (
+        f"UPDATE {_table(alias)} SET {', '.join(sets)} WHERE {_q(alias, 'id')} = %s "
+        f"AND {_q(alias, 'attempts')} = %s AND {_q(alias, 'status')} = %s "
+        f"RETURNING {', '.join(_q(alias, name) for name in returned)}"
+    )
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        row = cursor.fetchone()
+    if row is None:
+        return None
+    finished_at, expires_at = (_convert(alias, name, value) for name, value in zip(returned, row, strict=True))
+    return finished_at, expires_at
+
+
+def _claim(alias: str, worker_id: str, where: str, params: list[Any]) -> list[Job]:
+    now = _now(alias)
+    if connections[alias].vendor == "postgresql":
+        append = f"{_q(alias, 'worker_ids')} || to_jsonb(%s::text)"
+    else:
+        append = f"json_insert({_q(alias, 'worker_ids')}, '$[#]', %s)"
+    status, run_after, attempts = _q(alias, "status"), _q(alias, "run_after"), _q(alias, "attempts")
+    sql = (
+        f"UPDATE {_table(alias)} SET {status} = %s, {attempts} = {attempts} + 1, "
+        f"{_q(alias, 'started_at')} = COALESCE({_q(alias, 'started_at')}, {now}), "
+        f"{_q(alias, 'last_attempted_at')} = {now}, {_q(alias, 'heartbeat_at')} = {now}, "
+        f"{_q(alias, 'worker_id')} = %s, {_q(alias, 'worker_ids')} = {append} "
+        f"WHERE {where} AND {status} = %s AND ({run_after} IS NULL OR {run_after} <= {now}) "
+        f"RETURNING {_columns(alias)}"
+    )
+    rows = _fetch(alias, sql, [JobStatus.RUNNING.value, worker_id, worker_id, *params, JobStatus.READY.value])
+    # RETURNING has no order: the pool gets them in claim order.
+    return sorted(rows, key=lambda job: (-job.priority, job.enqueued_at, str(job.pk)))
+
+
+def _fetch(alias: str, sql: str, params: list[Any]) -> list[Job]:
+    connection = connections[alias]
+    attnames, readers = _readers(alias)
+    with connection.cursor() as cursor:
+        cursor.execute(sql, params)
+        rows = cursor.fetchall()
+    jobs = []
+    for row in rows:
+        values = list(row)
+        for index, converters, column in readers:
+            for convert in converters:
+                values[index] = convert(values[index], column, connection)
+        jobs.append(Job.from_db(alias, attnames, values))
+    return jobs
+
+
+def _convert(alias: str, attname: str, value: Any) -> Any:
+    attnames, readers = _readers(alias)
+    index = attnames.index(attname)
+    for position, converters, column in readers:
+        if position == index:
+            for convert in converters:
+                value = convert(value, column, connections[alias])
+    return value
+
+
+@cache
+def _readers(alias: str) -> tuple[list[str], list[tuple[int, list[Any], Any]]]:
+    # What the ORM's compiler does for each row, prepared once: database values to Python.
+    connection = connections[alias]
+    fields = Job._meta.concrete_fields
+    readers = []
+    for index, field in enumerate(fields):
+        column = field.get_col(Job._meta.db_table)
+        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        if converters:
+            readers.append((index, converters, column))
+    return [field.attname for field in fields], readers
+
+
+def _compile(alias: str, expression: Expression) -> tuple[str, list[Any]]:
+    query = Query(Job)
+    compiler = query.get_compiler(alias)
+    sql, params = compiler.compile(expression.resolve_expression(query, allow_joins=False, for_save=True))
+    return sql, list(params)
+
+
+@cache
+def _now(alias: str) -> str:
+    return _compile(alias, Now())[0]
+
+
+@cache
+def _q(alias: str, column: str) -> str:
+    return str(connections[alias].ops.quote_name(column))
+
+
+@cache
+def _table(alias: str) -> str:
+    return _q(alias, Job._meta.db_table)
+
+
+@cache
+def _columns(alias: str) -> str:
+    return ", ".join(_q(alias, str(field.column)) for field in Job._meta.concrete_fields)

@@ -1,0 +1,237 @@
+"""The worker process: takes worker jobs, runs them in a pool, heartbeats, recovers lost jobs."""
+
+from __future__ import annotations
+
+import logging
+import os
+import signal
+import socket
+import sys
+import threading
+import time
+import uuid
+from collections.abc import Callable, Iterable
+from types import FrameType
+
+from django.db import connections
+from django.db.models.functions import Now
+
+from jobs_ui import amqp
+from jobs_ui.conf import get_config
+from jobs_ui.dispatch import sweep
+from jobs_ui.exceptions import BrokerError
+from jobs_ui.feeds import BrokerFeed, feed_from_database
+from jobs_ui.finishing import batch_outcome_counts, flush_outcome_counts, hand_back
+from jobs_ui.models import Job, JobStatus, WorkerKind, WorkerState
+from jobs_ui.models import Worker as WorkerRow
+from jobs_ui.options import WorkerOptions
+from jobs_ui.pools import make_pool
+from jobs_ui.recovery import recover_lost_jobs
+
+logger = logging.getLogger(__name__)
+
+# Seconds between two passes over running jobs (cancel requests, hard limits).
+ENFORCE_INTERVAL = 0.2
+# Seconds before trying RabbitMQ again after it failed; meanwhile jobs are claimed from the database.
+BROKER_RETRY = 2.0
+# Python's default is 5 ms: the longest a thread back from a socket may wait for the GIL.
+SWITCH_INTERVAL = 0.0005
+
+
+class Worker:
+    """Takes worker jobs from RabbitMQ (or the database) and runs them until stopped.
+
+    ``run()`` blocks. SIGINT/SIGTERM (or ``stop()``) stops taking jobs, lets running
+    ones finish within ``SHUTDOWN_GRACE`` and hands the rest back as READY; a second
+    signal exits at once, and the jobs are recovered when their lease expires.
+    """
+
+    def __init__(self, options: WorkerOptions | None = None) -> None:
+        self.options = options = options or WorkerOptions()
+        self.queues = options.consumed_queues()
+        self.exclude_tasks = sorted(options.exclude_tasks)
+        host, pid = socket.gethostname(), os.getpid()
+        self.id = f"worker-{host}-{pid}-{uuid.uuid4().hex[:8]}"[-64:]
+        self.label = (options.label or "{host} {pid}").replace("{pid}", str(pid)).replace("{host}", host)
+        self.pool = make_pool(options.pool, options.resolved_concurrency(), self._wake)
+        self.wakeup = threading.Event()
+        self.wakers: list[Callable[[], None]] = []
+        self.taken = 0
+        self._stopping = threading.Event()
+        self._closed = threading.Event()
+        self._signals = 0
+        self._state = WorkerState.ONLINE
+
+    def taking(self) -> bool:
+        """Whether the worker still takes new jobs."""
+        max_jobs = self.options.max_jobs
+        return not self._stopping.is_set() and (max_jobs is None or self.taken < max_jobs)
+
+    def capacity(self) -> int:
+        """How many more jobs to take now."""
+        if not self.taking():
+            return 0
+        left = self.pool.free
+        if self.options.max_jobs is not None:
+            left = min(left, self.options.max_jobs - self.taken)
+        return max(left, 0)
+
+    def submit(self, job: Job) -> None:
+        self.taken += 1
+        self.pool.submit(job)
+
+    def has_finished(self) -> bool:
+        """``--until-done``: nothing runs here and no due READY job is left for this worker."""
+        if not self.options.until_done or self.pool.free < self.pool.concurrency:
+            return False
+        due = Job.objects.due().filter(executor="worker", queue_name__in=self.queues)
+        return not due.exclude(task_path__in=self.exclude_tasks).exists()
+
+    def stop(self) -> None:
+        """Stop taking jobs; running ones get ``SHUTDOWN_GRACE`` seconds (what the first signal does)."""
+        self._stopping.set()
+        self._wake()
+
+    def run(self) -> int:
+        """Serve until stopped, ``--max-jobs`` or ``--until-done``; returns the exit code."""
+        self._install_signals()
+        # Optimization: threads here mostly wait on sockets (broker, database) for
+        # short moments; each must get the GIL back soon after, not after 5 ms.
+        sys.setswitchinterval(SWITCH_INTERVAL)
+        batch_outcome_counts()
+        self.pool.start()
+        self._register()
+        housekeeping = threading.Thread(target=self._housekeeping, name="jobs_ui-housekeeping", daemon=True)
+        housekeeping.start()
+        logger.info("Worker %s (%s) serving %s", self.id, self.label, ", ".join(self.queues))
+        code = 0
+        try:
+            self._feed()
+            self._drain()
+            self._state = WorkerState.STOPPED
+        except Exception:
+            logger.exception("Worker %s crashed", self.id)
+            self._state, code = WorkerState.CRASHED, 1
+            self._hand_back(self.pool.stop_now())
+        finally:
+            self._closed.set()
+            housekeeping.join()
+            try:
+                self.pool.close()
+            except Exception:
+                logger.exception("Could not close the %s pool", self.pool.name)
+            WorkerRow.objects.filter(pk=self.id).update(state=self._state, stopped_at=Now(), heartbeat_at=Now())
+            amqp.close()
+            connections.close_all()
+        logger.info("Worker %s stopped after %d job(s)", self.id, self.taken)
+        return code
+
+    def _feed(self) -> None:
+        use_broker = bool(get_config()["AMQP_URL"])
+        retry_at = 0.0
+        while self.taking():
+            if use_broker and time.monotonic() >= retry_at:
+                try:
+                    BrokerFeed(self).run()
+                    return
+                except BrokerError as e:
+                    logger.warning("RabbitMQ failed (%s); claiming from the database until it is back", e)
+                    retry_at = time.monotonic() + BROKER_RETRY
+            if feed_from_database(self, until=retry_at if use_broker else None):
+                return
+
+    def _drain(self) -> None:
+        while not self._stopping.is_set() and not self.pool.wait_idle(ENFORCE_INTERVAL):
+            pass
+        if not self._stopping.is_set():
+            return
+        self._state = WorkerState.STOPPING
+        WorkerRow.objects.filter(pk=self.id).update(state=self._state)
+        if not self.pool.wait_idle(get_config()["SHUTDOWN_GRACE"]):
+            self._hand_back(self.pool.stop_now())
+
+    def _hand_back(self, jobs: Iterable[Job]) -> None:
+        for job in jobs:
+            current = self.pool.current(job)
+            if current is not None and hand_back(current):
+                logger.warning("Handed job %s back as READY", job.pk)
+
+    def _register(self) -> None:
+        options = self.options
+        WorkerRow.objects.create(
+            id=self.id,
+            label=self.label[:200],
+            host=socket.gethostname(),
+            pid=os.getpid(),
+            kind=WorkerKind.PROCESS,
+            queues=self.queues,
+            concurrency=self.pool.concurrency,
+            pool=options.pool,
+        )
+
+    def _housekeeping(self) -> None:
+        config = get_config()
+        beat_every = self.options.heartbeat or config["HEARTBEAT_INTERVAL"]
+        sweep_every = config["DISPATCH_SWEEP_INTERVAL"] if config["AMQP_URL"] else None
+        next_beat = next_sweep = 0.0
+        try:
+            while not self._closed.is_set():
+                now = time.monotonic()
+                if now >= next_beat:
+                    self._beat()
+                    next_beat = now + beat_every
+                if sweep_every is not None and now >= next_sweep:
+                    next_sweep = now + min(sweep_every, self._sweep() or sweep_every)
+                try:
+                    self.pool.enforce()
+                    flush_outcome_counts()
+                except Exception:
+                    logger.exception("Could not check running jobs")
+                wait = min(ENFORCE_INTERVAL, next_beat - now, (next_sweep - now) if sweep_every else ENFORCE_INTERVAL)
+                self._closed.wait(max(wait, 0.01))
+        finally:
+            flush_outcome_counts()
+            amqp.close()
+            connections.close_all()
+
+    def _beat(self) -> None:
+        try:
+            # Judged by the database's clock: the lease of every job running here.
+            WorkerRow.objects.filter(pk=self.id).update(heartbeat_at=Now(), state=self._state)
+            Job.objects.filter(worker_id=self.id, status=JobStatus.RUNNING).update(heartbeat_at=Now())
+            if recover_lost_jobs():
+                self._wake()
+        except Exception:
+            logger.exception("Heartbeat failed")
+
+    def _sweep(self) -> float | None:
+        try:
+            return sweep()
+        except BrokerError as e:
+            logger.info("Dispatch sweep skipped: %s", e)
+        except Exception:
+            logger.exception("Dispatch sweep failed")
+        return None
+
+    def _wake(self) -> None:
+        self.wakeup.set()
+        for waker in list(self.wakers):
+            waker()
+
+    def _install_signals(self) -> None:
+        if threading.current_thread() is threading.main_thread():
+            signal.signal(signal.SIGINT, self._on_signal)
+            signal.signal(signal.SIGTERM, self._on_signal)
+
+    def _on_signal(self, signum: int, frame: FrameType | None) -> None:
+        self._signals += 1
+        name = signal.Signals(signum).name
+        if self._signals == 1:
+            grace = get_config()["SHUTDOWN_GRACE"]
+            logger.warning("%s: taking no new jobs; running ones get %g s (send it again to stop at once)", name, grace)
+            self.stop()
+            return
+        logger.warning("%s again: stopping at once; running jobs are recovered once their lease expires", name)
+        self.pool.kill()
+        sys.stderr.flush()
+        os._exit(1)

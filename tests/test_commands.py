@@ -1,0 +1,189 @@
+"""jobs_ui_create, jobs_ui_prune, jobs_ui_queues, and the worker command's checks of its options."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from io import StringIO
+
+import pytest
+from django.core.management import CommandError, call_command
+from django.utils import timezone
+
+from jobs_ui.models import Job, JobStatus
+
+pytestmark = pytest.mark.django_db
+
+
+@pytest.fixture(autouse=True)
+def _on_workers(settings):
+    # Created jobs wait as READY rows instead of running in this process.
+    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
+
+
+def run(*args):
+    out = StringIO()
+    call_command(*args, stdout=out, stderr=StringIO())
+    return out.getvalue()
+
+
+class TestCreate:
+    def test_creates_a_job_and_prints_its_id(self):
+        out = run("jobs_ui_create", "tests.tasks.add", "--args", "[2]", "--kwargs", '{"b": 3}', "--queue", "other")
+        job = Job.objects.get()
+        assert out.strip() == str(job.pk)
+        assert (job.task_path, job.args, job.kwargs, job.queue_name) == ("tests.tasks.add", [2], {"b": 3}, "other")
+        assert (job.status, job.executor, job.owner) == (JobStatus.READY, "worker", None)
+
+    def test_priority(self):
+        run("jobs_ui_create", "tests.tasks.add", "--args", "[1]", "--priority", "7")
+        assert Job.objects.get().priority == 7
+
+    @pytest.mark.parametrize(
+        ("args", "error"),
+        [
+            (["tests.tasks.add", "--args", "[1,"], "--args is not valid JSON"),
+            (["tests.tasks.add", "--kwargs", "{b: 1}"], "--kwargs is not valid JSON"),
+            (["tests.tasks.add", "--args", '{"a": 1}'], "--args must be a JSON array"),
+            (["tests.tasks.add", "--kwargs", "[1]"], "--kwargs must be a JSON object"),
+            (["tests.tasks.nope"], "No task at 'tests.tasks.nope'"),
+            (["tests.tasks.append"], "is not a task"),
+            (["tests.tasks.add", "--args", "[1]", "--queue", "nosuch"], "Queue 'nosuch' is not valid"),
+            (["tests.tasks.add", "--args", "[1]", "--priority", "101"], "priority"),
+            (["tests.tasks.add", "--args", "[1, 2, 3]"], "Arguments do not match add()"),
+        ],
+    )
+    def test_bad_input_changes_nothing(self, args, error):
+        with pytest.raises(CommandError, match=error):
+            run("jobs_ui_create", *args)
+        assert not Job.objects.exists()
+
+
+def finished(status, hours_ago, **fields):
+    return Job.objects.create(
+        task_path="tests.tasks.add", status=status, finished_at=timezone.now() - timedelta(hours=hours_ago), **fields
+    )
+
+
+class TestPrune:
+    @pytest.fixture
+    def history(self):
+        return {
+            "old": [
+                finished(JobStatus.SUCCESSFUL, 50),
+                finished(JobStatus.FAILED, 49),
+                finished(JobStatus.CANCELLED, 48),
+            ],
+            "new": [
+                finished(JobStatus.SUCCESSFUL, 1),
+                finished(JobStatus.SUCCESSFUL, 2),
+                finished(JobStatus.FAILED, 3),
+            ],
+            "unfinished": [
+                Job.objects.create(task_path="tests.tasks.add", status=JobStatus.READY),
+                Job.objects.create(task_path="tests.tasks.add", status=JobStatus.RUNNING),
+            ],
+        }
+
+    def test_older_than_hours(self, history):
+        out = run("jobs_ui_prune", "--hours", "24")
+        assert out == "Deleted 3 finished job(s) (SUCCESSFUL: 1, FAILED: 1, CANCELLED: 1).\n"
+        assert set(Job.objects.values_list("pk", flat=True)) == {j.pk for j in history["new"] + history["unfinished"]}
+
+    def test_keep_per_status(self, history):
+        run("jobs_ui_prune", "--keep", "1")
+        kept = set(Job.objects.finished().values_list("pk", flat=True))
+        assert kept == {history["new"][0].pk, history["new"][2].pk, history["old"][2].pk}
+        assert Job.objects.unfinished().count() == 2
+
+    def test_both_and_dry_run(self, history):
+        out = run("jobs_ui_prune", "--hours", "24", "--keep", "1", "--dry-run")
+        assert out.startswith("Would delete 4 finished job(s) (SUCCESSFUL: 2, FAILED: 1, CANCELLED: 1)")
+        assert Job.objects.count() == 8
+        run("jobs_ui_prune", "--hours", "24", "--keep", "1")
+        assert Job.objects.count() == 4
+
+    @pytest.mark.parametrize(("args", "error"), [([], "give --hours, --keep"), (["--hours", "-1"], "must be a number")])
+    def test_bad_input_changes_nothing(self, history, args, error):
+        with pytest.raises(CommandError, match=error):
+            run("jobs_ui_prune", *args)
+        assert Job.objects.count() == 8
+
+    @pytest.mark.rabbitmq
+    def test_deletes_results_in_rabbitmq(self, amqp_settings):
+        from jobs_ui import amqp
+        from jobs_ui.exceptions import QueueNotFound
+        from jobs_ui.stores.rabbitmq import RabbitMQResultStore, queue_name
+
+        amqp_settings.JOBS_UI = {
+            **amqp_settings.JOBS_UI,
+            "RESULT_STORE": {"BACKEND": "jobs_ui.stores.rabbitmq.RabbitMQResultStore"},
+        }
+        old = finished(JobStatus.SUCCESSFUL, 30, result_store="rabbitmq")
+        kept = finished(JobStatus.SUCCESSFUL, 1, result_store="rabbitmq")
+        store = RabbitMQResultStore({})
+        for job in (old, kept):
+            store.save(job, '{"rows": 1}', 3600)
+        run("jobs_ui_prune", "--hours", "24")
+        with pytest.raises(QueueNotFound):
+            amqp.queue_info(queue_name(old))
+        assert amqp.queue_info(queue_name(kept))[0] == 1
+
+
+class TestQueues:
+    def test_table_and_json(self):
+        old = timezone.now() - timedelta(minutes=10)
+        Job.objects.create(task_path="tests.tasks.add", enqueued_at=old)
+        Job.objects.create(task_path="tests.tasks.add", run_after=timezone.now() + timedelta(hours=1))
+        Job.objects.create(task_path="tests.tasks.add", queue_name="other", status=JobStatus.RUNNING)
+        finished(JobStatus.SUCCESSFUL, 1)
+        data = json.loads(run("jobs_ui_queues", "--json"))
+        by_name = {queue["name"]: queue for queue in data["queues"]}
+        assert set(by_name) == {"default", "other"}
+        assert (by_name["default"]["ready"], by_name["default"]["due"], by_name["default"]["running"]) == (2, 1, 0)
+        assert 590 < by_name["default"]["oldest_ready_age"] < 700
+        assert (by_name["other"]["ready"], by_name["other"]["running"]) == (0, 1)
+        assert by_name["other"]["oldest_ready_age"] is None
+        assert by_name["default"]["messages"] is None
+        assert data["dead_letters"] is None
+        table = run("jobs_ui_queues").splitlines()
+        assert table[0].split() == ["queue", "ready", "due", "oldest", "ready", "running", "messages", "consumers"]
+        assert table[1].split() == ["default", "2", "1", "10m", "0", "-", "-"]
+        assert table[2].split() == ["other", "0", "0", "-", "1", "-", "-"]
+
+    @pytest.mark.rabbitmq
+    @pytest.mark.django_db(transaction=True)
+    def test_counts_messages_in_rabbitmq(self, amqp_settings):
+        from tests import tasks
+
+        for _ in range(3):
+            tasks.append_line.enqueue("/dev/null", "x")
+        data = json.loads(run("jobs_ui_queues", "--json"))
+        default = next(queue for queue in data["queues"] if queue["name"] == "default")
+        assert (default["ready"], default["messages"], default["consumers"]) == (3, 3, 0)
+        assert data["dead_letters"] == 0
+
+
+class TestWorkerOptions:
+    @pytest.mark.parametrize(
+        ("args", "error"),
+        [
+            (["--queue", "nosuch"], "Unknown queue 'nosuch'; the task backends have default, other."),
+            (["--exclude-queue", "nosuch"], "Unknown queue 'nosuch'"),
+            (["--queue", "other", "--exclude-queue", "other"], "both served and excluded: other"),
+            (["--exclude-queue", "default", "--exclude-queue", "other"], "Every queue is excluded"),
+            (["--exclude-task", "tests.tasks.nope"], "Cannot exclude 'tests.tasks.nope': No task at"),
+            (["--concurrency", "0"], "must be a whole number >= 1"),
+            (["--max-jobs", "x"], "must be a whole number >= 1"),
+            (["--heartbeat", "0"], "must be a number of seconds > 0"),
+            (["--pool", "fork"], "invalid choice: 'fork'"),
+            (["--reload"], "--reload restarts the worker when code changes; it needs DEBUG = True."),
+        ],
+    )
+    def test_bad_option_is_refused_before_starting(self, args, error):
+        with pytest.raises(CommandError, match=error.replace("(", r"\(").replace(")", r"\)")):
+            run("jobs_ui_worker", *args)
+        assert not Job.objects.exists()
+        from jobs_ui.models import Worker
+
+        assert not Worker.objects.exists()

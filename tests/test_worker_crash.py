@@ -1,0 +1,69 @@
+"""A worker whose loop fails hands its running jobs back and says it crashed (run in a thread, in-process)."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+
+from jobs_ui import finishing
+from jobs_ui.claiming import claim_due
+from jobs_ui.models import Job, JobStatus, Worker, WorkerState
+from jobs_ui.options import WorkerOptions
+from jobs_ui.worker import Worker as WorkerLoop
+from tests import tasks
+from tests.waiting import wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def in_process(monkeypatch, settings):
+    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
+    # Worker.run() changes these for its process; this one is pytest's.
+    monkeypatch.setattr(finishing, "_batching", False)
+    switch = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(switch)
+
+
+def test_crashed_worker_hands_back_its_jobs(in_process, monkeypatch):
+    result = tasks.wait_for_gate.enqueue("crash")
+
+    def feed_then_fail(worker, until=None):
+        for job in claim_due(executor="worker", worker_id=worker.id, limit=1):
+            worker.submit(job)
+        wait_until(lambda: Job.objects.filter(pk=result.id, extra__waiting=True).exists(), what="the job to run")
+        raise RuntimeError("the feed broke")
+
+    monkeypatch.setattr("jobs_ui.worker.feed_from_database", feed_then_fail)
+    worker = WorkerLoop(WorkerOptions(concurrency=1))
+    codes = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()))
+    thread.start()
+    thread.join(30)
+    assert codes == [1]
+    assert Worker.objects.get(pk=worker.id).state == WorkerState.CRASHED
+    job = Job.objects.get(pk=result.id)
+    assert (job.status, job.attempts, job.max_attempts) == (JobStatus.READY, 1, 2)
+    # The interrupted attempt ends later; none of its writes lands.
+    tasks.gate("crash").set()
+    wait_until(lambda: not any(t.name.startswith("jobs_ui-job") and t.is_alive() for t in threading.enumerate()))
+    assert Job.objects.get(pk=result.id).status == JobStatus.READY
+
+
+def test_stop_from_another_thread_is_graceful(in_process):
+    result = tasks.wait_for_gate.enqueue("stop")
+    worker = WorkerLoop(WorkerOptions(concurrency=1))
+    codes = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()))
+    thread.start()
+    wait_until(lambda: Job.objects.filter(pk=result.id, status=JobStatus.RUNNING).exists(), what="the job to run")
+    worker.stop()
+    wait_until(lambda: Worker.objects.filter(pk=worker.id, state=WorkerState.STOPPING).exists(), what="stopping")
+    tasks.gate("stop").set()
+    thread.join(30)
+    assert codes == [0]
+    assert Job.objects.get(pk=result.id).status == JobStatus.SUCCESSFUL
+    assert Worker.objects.get(pk=worker.id).jobs_succeeded == 1

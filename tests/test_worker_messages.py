@@ -1,0 +1,86 @@
+"""Messages a worker cannot use go to the dead-letter queue with the reason; the worker keeps serving."""
+
+from __future__ import annotations
+
+import json
+import uuid
+
+import pytest
+
+from jobs_ui import amqp
+from jobs_ui.dispatch import dead_letter_queue, declare_queues, job_queue
+from jobs_ui.models import Job, JobStatus
+from tests import tasks
+from tests.amqp_fixtures import _connect
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
+
+
+def message(job_id, task="tests.tasks.append_line", attempts=0, **extra):
+    return json.dumps({"v": 1, "job_id": str(job_id), "task": task, "attempts": attempts, **extra}).encode()
+
+
+def dead_letters(amqp_url):
+    connection = _connect(amqp_url)
+    try:
+        channel = connection.channel()
+        found: list[tuple[bytes, dict[str, str]]] = []
+        while True:
+            method, properties, body = channel.basic_get(dead_letter_queue(), auto_ack=True)
+            if method is None:
+                return found
+            found.append((body, properties.headers))
+    finally:
+        connection.close()
+
+
+BAD_MESSAGES = [
+    (b"\xff not even text", "The message is not JSON"),
+    (b'{"job_id": "x"}', "exactly the keys"),
+    (b"[1, 2]", "exactly the keys"),
+    (message(uuid.uuid4(), note="unexpected"), "exactly the keys"),
+    (json.dumps({"v": 2, "job_id": str(uuid.uuid4()), "task": "t", "attempts": 0}).encode(), "Unknown message version"),
+    (message("not-a-uuid"), "is not a UUID"),
+    (message(uuid.uuid4(), attempts=-1), "attempts must be"),
+    (message(uuid.uuid4(), task="tests.tasks.no_such_task"), "No task at 'tests.tasks.no_such_task'"),
+    (message(uuid.uuid4(), task="tests.tasks.append"), "is not a task"),
+    (message(uuid.uuid4()), "No job"),
+]
+
+
+def test_bad_messages_are_dead_lettered_and_the_worker_keeps_serving(amqp_settings, start_worker, lines):
+    declare_queues(["default", "other"])
+    for body, _reason in BAD_MESSAGES:
+        amqp.publish("", job_queue("default"), body)
+    good = tasks.append_line.enqueue(lines.path, "served")
+    assert start_worker("--until-done").wait() == 0
+    assert lines.read() == ["served"]
+    assert Job.objects.get(pk=good.id).status == JobStatus.SUCCESSFUL
+    found = dead_letters(amqp_settings.JOBS_UI["AMQP_URL"])
+    assert [body for body, _ in found] == [body for body, _ in BAD_MESSAGES]
+    for (_, headers), (body, reason) in zip(found, BAD_MESSAGES, strict=True):
+        assert reason in headers["x-jobs-ui-reason"], body
+        assert headers["x-jobs-ui-queue"] == job_queue("default")
+
+
+def test_message_naming_another_task_changes_nothing(amqp_settings, start_worker, lines):
+    job = tasks.append_line.enqueue(lines.path, "once")
+    declare_queues(["default", "other"])
+    amqp.publish("", job_queue("default"), message(job.id, task="tests.tasks.echo"), priority=9)
+    assert start_worker("--until-done").wait() == 0
+    # The job ran once, through its own message.
+    assert lines.read() == ["once"]
+    assert Job.objects.get(pk=job.id).attempts == 1
+    [(_, headers)] = dead_letters(amqp_settings.JOBS_UI["AMQP_URL"])
+    assert headers["x-jobs-ui-reason"] == f"Job {job.id} runs tests.tasks.append_line, not tests.tasks.echo."
+
+
+def test_duplicate_and_stale_messages_are_dropped(amqp_settings, start_worker, lines):
+    job = tasks.append_line.enqueue(lines.path, "once")
+    declare_queues(["default", "other"])
+    for stale in (message(job.id), message(job.id), message(job.id, attempts=5)):
+        amqp.publish("", job_queue("default"), stale)
+    assert start_worker("--until-done").wait() == 0
+    assert lines.read() == ["once"]
+    assert dead_letters(amqp_settings.JOBS_UI["AMQP_URL"]) == []
+    assert amqp.queue_info(job_queue("default"))[0] == 0
