@@ -40,10 +40,11 @@ def test_priority_then_fifo(worker_mode, start_worker, lines):
 
 
 def test_run_after_waits_until_due(worker_mode, start_worker, lines):
+    start_worker("--max-jobs", "2")
+    wait_until(lambda: Worker.objects.filter(state=WorkerState.ONLINE).exists(), what="the worker to register")
     due = timezone.now() + timedelta(seconds=1)
     later = tasks.append_line.using(run_after=due).enqueue(lines.path, "later")
     now = tasks.append_line.enqueue(lines.path, "now")
-    start_worker("--max-jobs", "2")
     wait_for_status(now.id, JobStatus.SUCCESSFUL)
     job = wait_for_status(later.id, JobStatus.SUCCESSFUL)
     assert job.started_at is not None
