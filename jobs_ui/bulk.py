@@ -8,9 +8,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import router, transaction
 
-from jobs_ui.conf import get_config
 from jobs_ui.exceptions import InvalidJobArguments
-from jobs_ui.launching import create_job, dispatch, validate_arguments
+from jobs_ui.launching import create_job, dispatch, new_job, validate_arguments
 from jobs_ui.models import Job
 
 if TYPE_CHECKING:
@@ -50,25 +49,10 @@ def enqueue_many(
     if task.unique:
         # One by one, so a duplicate returns the unfinished job like launch() does.
         return [create_job(task, args, kwargs) for args, kwargs in validated]
-    config = get_config()
     using = router.db_for_write(Job)
     jobs: list[Job] = []
     for start in range(0, len(validated), batch_size):
-        batch = [
-            Job(
-                task_path=task.module_path,
-                backend=task.backend,
-                executor=task.executor or config["EXECUTOR"],
-                queue_name=task.queue_name,
-                priority=task.priority,
-                args=args,
-                kwargs=kwargs,
-                public=task.public,
-                max_attempts=task.retries + 1,
-                run_after=task.run_after,
-            )
-            for args, kwargs in validated[start : start + batch_size]
-        ]
+        batch = [new_job(task, args, kwargs) for args, kwargs in validated[start : start + batch_size]]
         with transaction.atomic(using=using):
             Job.objects.using(using).bulk_create(batch)
             transaction.on_commit(partial(_dispatch, batch), using=using)

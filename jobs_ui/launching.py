@@ -34,6 +34,25 @@ def validate_arguments(task: JobTask, args: list[Any], kwargs: dict[str, Any]) -
     return args, kwargs
 
 
+def new_job(
+    task: JobTask, args: list[Any], kwargs: dict[str, Any], *, owner: Any = None, public: bool | None = None
+) -> Job:
+    """An unsaved ``Job`` row for validated arguments."""
+    return Job(
+        task_path=task.module_path,
+        backend=task.backend,
+        executor=task.executor or get_config()["EXECUTOR"],
+        queue_name=task.queue_name,
+        priority=task.priority,
+        args=args,
+        kwargs=kwargs,
+        owner=owner,
+        public=task.public if public is None else public,
+        max_attempts=task.retries + 1,
+        run_after=task.run_after,
+    )
+
+
 def create_job(
     task: JobTask,
     args: list[Any],
@@ -45,19 +64,7 @@ def create_job(
     """Write the ``Job`` row and hand it to its executor once the transaction commits."""
     args, kwargs = validate_arguments(task, args, kwargs)
     config = get_config()
-    job = Job(
-        task_path=task.module_path,
-        backend=task.backend,
-        executor=task.executor or config["EXECUTOR"],
-        queue_name=task.queue_name,
-        priority=task.priority,
-        args=args,
-        kwargs=kwargs,
-        owner=owner,
-        public=task.public if public is None else public,
-        max_attempts=task.retries + 1,
-        run_after=task.run_after,
-    )
+    job = new_job(task, args, kwargs, owner=owner, public=public)
     if task.unique:
         job.unique_key = hashlib.sha256(json.dumps([args, kwargs], sort_keys=True).encode()).hexdigest()
     using = router.db_for_write(Job)
