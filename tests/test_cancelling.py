@@ -46,8 +46,9 @@ def test_running_job_stops_at_next_check():
     result = tasks.wait_forever.enqueue()
     job = wait_for_status(result.id, JobStatus.RUNNING)
     job = cancel(job)
-    assert job.status == JobStatus.RUNNING
-    assert job.is_cancelling
+    assert job.cancel_requested_at is not None
+    # The task may already have seen the flag and stopped.
+    assert job.is_cancelling or job.status == JobStatus.CANCELLED
     job = wait_for_status(result.id, JobStatus.CANCELLED)
     assert job.error_class == "jobs_ui.exceptions.JobCancelled"
     assert job.finished_at is not None
