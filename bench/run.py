@@ -51,7 +51,8 @@ def run_json(command: list[str], env: dict[str, str]) -> dict[str, object]:
 def main() -> None:
     parser = argparse.ArgumentParser()
     parser.add_argument("--quick", action="store_true", help="Fewer jobs: a smoke test of the benchmark.")
-    parser.add_argument("--only", help="Comma-separated setup names to run.")
+    parser.add_argument("--only", help="Run only the setups whose names contain one of these (comma-separated).")
+    parser.add_argument("--merge", action="store_true", help="Keep the other setups' figures in bench/results.json.")
     options = parser.parse_args()
     n_noop, n_sleep, n_latency = (300, 40, 20) if options.quick else (3000, 200, 200)
     ensure_pg_database()
@@ -70,13 +71,18 @@ def main() -> None:
     celery = [str(celery_python()), str(HERE / "celery_driver.py"), str(n_noop), str(n_sleep), str(n_latency)]
     setups.append(("Celery 5 + RabbitMQ, prefork pool c=2", celery, {"BENCH_AMQP_URL": AMQP_URL.replace("%2F", "")}))
     wanted = options.only.split(",") if options.only else None
+    path = HERE / "results.json"
+    previous = json.loads(path.read_text()) if options.merge and path.exists() else {}
     results = {}
     for name, command, env in setups:
         if wanted and not any(part in name for part in wanted):
+            if name in previous:
+                results[name] = previous[name]
             continue
         print(f"... {name}", file=sys.stderr)
         results[name] = run_json(command, env)
-    (HERE / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+        # Saved after each setup, so an interrupted run keeps what it measured.
+        path.write_text(json.dumps({**previous, **results}, indent=2) + "\n")
     print(table(results))
 
 
