@@ -8,7 +8,7 @@ import socket
 import time
 
 import pytest
-from django.conf import settings
+from django.conf import settings as django_settings
 from django.db import connection
 
 import jobs_ui
@@ -25,7 +25,7 @@ def started(lines, count=1):
 
 
 def lease_and_beat():
-    return settings.JOBS_UI["HEARTBEAT_TIMEOUT"] + settings.JOBS_UI["HEARTBEAT_INTERVAL"]
+    return django_settings.JOBS_UI["HEARTBEAT_TIMEOUT"] + django_settings.JOBS_UI["HEARTBEAT_INTERVAL"]
 
 
 @pytest.fixture
@@ -92,6 +92,7 @@ def test_frozen_worker_cannot_overwrite_the_attempt_that_replaced_it(worker_mode
 
 @pytest.mark.rabbitmq
 def test_jobs_launched_while_rabbitmq_is_down_run_once_it_is_back(amqp_settings, start_worker, lines, alice):
+    settings = amqp_settings
     from tests.test_launching import request_for
 
     with socket.socket() as probe:
@@ -125,7 +126,9 @@ def test_sigterm_lets_the_running_job_finish(worker_mode, start_worker, lines, t
 
 
 @pytest.mark.parametrize("pool", ["thread", "process"])
-def test_sigterm_hands_back_a_job_that_outlasts_the_grace_period(worker_mode, start_worker, lines, tmp_path, pool):
+def test_sigterm_hands_back_a_job_that_outlasts_the_grace_period(
+    worker_mode, settings, start_worker, lines, tmp_path, pool
+):
     settings.JOBS_UI = {**settings.JOBS_UI, "SHUTDOWN_GRACE": 0.5}
     gate = tmp_path / "gate"
     result = tasks.append_when_file_exists.enqueue(lines.path, "finished", str(gate))

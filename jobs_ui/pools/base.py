@@ -101,7 +101,14 @@ class BasePool(ABC):
 
     def stop_now(self) -> list[Job]:
         """Stop what can be stopped at once (shutdown); returns the jobs still running, to hand back."""
-        return self.running()
+        jobs = self.running()
+        if self.supports_hard_stop:
+            for job in jobs:
+                entry = self._entry(job)
+                if entry is not None:
+                    self._stop(entry, "shutdown")
+            self.wait_idle(5.0)
+        return jobs
 
     def kill(self) -> None:
         """Immediate exit: kill what runs outside this process."""

@@ -49,15 +49,6 @@ class AsyncPool(BasePool):
         if task is not None:
             self._loop.call_soon_threadsafe(task.cancel)
 
-    def stop_now(self) -> list[Job]:
-        jobs = self.running()
-        for job in jobs:
-            entry = self._entry(job)
-            if entry is not None:
-                self._stop(entry, "shutdown")
-        self.wait_idle(5.0)
-        return jobs
-
     def close(self) -> None:
         # Closing the loop shuts its executor down; each thread's connection goes with it.
         self._loop.call_soon_threadsafe(self._loop.stop)

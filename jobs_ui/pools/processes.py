@@ -13,7 +13,7 @@ from typing import IO, Any
 from django.db import connections
 
 from jobs_ui.exceptions import WorkerLost
-from jobs_ui.finishing import fail
+from jobs_ui.finishing import fail, hand_back
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.pools.base import BasePool
 
@@ -84,8 +84,22 @@ class ProcessPool(BasePool):
 
     def _start(self, job: Job) -> None:
         with self._children_lock:
-            child = next(c for c in self._children if c.job is None)
-            child.send(job)
+            child = next((c for c in self._children if c.job is None and c.process.poll() is None), None)
+            try:
+                if child is None:
+                    raise OSError("no child process is ready")
+                child.send(job)
+            except OSError as e:
+                # The child died a moment ago; its replacement is on the way.
+                logger.warning("Could not hand job %s to a child process (%s); it goes back to READY", job.pk, e)
+                if child is not None:
+                    child.job = None
+                sent = False
+            else:
+                sent = True
+        if not sent:
+            hand_back(job)
+            self._finished(job)
 
     def _hard_stop(self, job: Job) -> None:
         with self._children_lock:
@@ -99,13 +113,7 @@ class ProcessPool(BasePool):
 
     def stop_now(self) -> list[Job]:
         self._closing = True
-        jobs = self.running()
-        for job in jobs:
-            entry = self._entry(job)
-            if entry is not None:
-                self._stop(entry, "shutdown")
-        self.wait_idle(5.0)
-        return jobs
+        return super().stop_now()
 
     def kill(self) -> None:
         self._closing = True
