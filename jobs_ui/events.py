@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from jobs_ui import batching
 from jobs_ui.conf import get_config
 
 if TYPE_CHECKING:
@@ -95,10 +96,21 @@ def publish(event: JobEvent) -> None:
     """
     deliver_locally(event)
     if get_config()["AMQP_URL"]:
+        sender = batching.sender()
+        if sender is not None:
+            sender.put(event)
+            return
         try:
             _publish_amqp(event)
         except Exception:
             logger.warning("Could not publish event for job %s", event.job_id, exc_info=True)
+
+
+def send_batch(events: list[JobEvent]) -> None:
+    """Publish ``events`` to the RabbitMQ exchange together (``jobs_ui.batching.EventSender``)."""
+    from jobs_ui import amqp
+
+    amqp.publish_events([(event.routing_key, event.to_json().encode()) for event in events])
 
 
 def _publish_amqp(event: JobEvent) -> None:

@@ -23,6 +23,8 @@ logger = logging.getLogger(__name__)
 
 # Longest wait for a message; a signal or a freed slot ends it early.
 BROKER_POLL = 0.5
+# Longest a message received while every slot is busy waits here for one (see BrokerFeed).
+HOLD = 0.2
 # Pause after a database error, before the next claim.
 DATABASE_BACKOFF = 1.0
 
@@ -69,11 +71,20 @@ class BrokerFeed:
 
     The claim, not the unacked message, protects the job from then on (its lease
     in the database), so a long job never meets RabbitMQ's ``consumer_timeout``.
+
+    The prefetch follows the free slots. While every slot is busy it stays at one
+    rather than cancelling the consumers, which would cost two round trips each time
+    a short job frees its slot: that one message waits at most ``HOLD`` seconds for a
+    slot, then goes back to its queue for another worker, and the consumers are
+    cancelled until a slot frees.
     """
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
         self.consumer = amqp.QueueConsumer([job_queue(name) for name in worker.queues])
+        self.held: list[amqp.Delivery] = []
+        self.held_since = 0.0
+        self.parked = False
 
     def run(self) -> bool:
         """Feed the pool until the worker takes no more jobs; ``BrokerError`` when the broker fails."""
@@ -83,20 +94,32 @@ class BrokerFeed:
         worker.wakers.append(self.consumer.wake)
         try:
             while worker.taking():
-                self.consumer.set_capacity(worker.capacity())
-                deliveries = self.consumer.poll(BROKER_POLL)
+                deliveries = self._next()
                 if deliveries:
                     self.handle(deliveries)
-                if not deliveries and worker.has_finished():
+                elif not self.held and worker.has_finished():
                     break
         finally:
             worker.wakers.remove(self.consumer.wake)
+            for delivery in self.held:
+                self.consumer.reject(delivery.tag, requeue=True)
             self.consumer.close()
         return True
+
+    def _next(self) -> list[amqp.Delivery]:
+        capacity = self.worker.capacity()
+        waited = time.monotonic() - self.held_since
+        if self.held and (capacity > 0 or waited >= HOLD):
+            held, self.held = self.held, []
+            return held
+        self.parked = self.parked and capacity == 0
+        self.consumer.set_capacity(capacity if self.parked else max(capacity, 1))
+        return self.consumer.poll(HOLD - waited if self.held else BROKER_POLL)
 
     def handle(self, deliveries: list[amqp.Delivery]) -> None:
         """Claim the jobs of ``deliveries`` in one statement, then ack each message."""
         claimable: list[tuple[amqp.Delivery, JobMessage]] = []
+        capacity = self.worker.capacity()
         for delivery in deliveries:
             try:
                 message = JobMessage.decode(delivery.body)
@@ -108,10 +131,10 @@ class BrokerFeed:
                 # For another worker: the sweep publishes it again.
                 forget_message(message.job_id, message.attempts)
                 self.consumer.ack(delivery.tag)
-            elif len(claimable) < self.worker.capacity():
+            elif len(claimable) < capacity:
                 claimable.append((delivery, message))
             else:
-                self.consumer.reject(delivery.tag, requeue=True)
+                self._hold(delivery)
         if not claimable:
             return
         try:
@@ -125,10 +148,10 @@ class BrokerFeed:
         for job in claimed:
             self.worker.submit(job)
         # Prefetch follows the free slots: lower it before the acks let more in.
-        self.consumer.set_capacity(self.worker.capacity())
+        self.consumer.set_capacity(max(self.worker.capacity(), 1))
         # What each claimed row was when its message was published.
         taken = {(job.pk, job.attempts - 1, job.task_path) for job in claimed}
-        settled = len(claimable) == len(deliveries)
+        settled = len(claimable) == len(deliveries) and not self.held
         for delivery, message in claimable:
             mine = (message.job_id, message.attempts, message.task_path) in taken
             problem = None if mine else _unclaimable(message)
@@ -139,6 +162,20 @@ class BrokerFeed:
         if settled:
             # Optimization: one frame acks the whole batch.
             self.consumer.ack(deliveries[-1].tag, multiple=True)
+
+    def _hold(self, delivery: amqp.Delivery) -> None:
+        """Keep a message that found every slot busy; past ``HOLD``, give it back and stop consuming."""
+        now = time.monotonic()
+        if not self.held:
+            self.held_since = now
+        if now - self.held_since < HOLD:
+            self.held.append(delivery)
+            return
+        for waiting in [*self.held, delivery]:
+            self.consumer.reject(waiting.tag, requeue=True)
+        self.held = []
+        self.parked = True
+        self.consumer.set_capacity(0)
 
     def _dead_letter(self, delivery: amqp.Delivery, reason: str, *, ack: bool = True) -> None:
         logger.error("Dead-lettered a message from %s: %s", delivery.queue, reason)

@@ -13,7 +13,7 @@ from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs_ui import statements
+from jobs_ui import batching, statements
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.models import Job, JobStatus, Worker
 
@@ -29,7 +29,11 @@ def _attempt(job: Job) -> Any:
 
 
 def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
-    """Write the final ``status`` of this attempt; False when the attempt no longer owns the job."""
+    """Write the final ``status`` of this attempt; False when the attempt no longer owns the job.
+
+    In a worker process the write is handed to the outcome writer (``jobs_ui.batching``)
+    and True is returned at once; the writer logs an attempt that lost ownership.
+    """
     # The last progress may not be written yet (throttling): the final write has it.
     fields.setdefault("workspace", job.workspace)
     fields.setdefault("extra", job.extra)
@@ -40,24 +44,52 @@ def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
     values = {"status": status, "finished_at": Now(), **fields}
     alias = statements.using()
     if statements.supported(alias):
-        written = statements.finish_attempt(alias, job, values)
-        if written is not None:
-            # Optimization: the row is not read again; the instance gets what was written.
-            for name, value in values.items():
-                if not isinstance(value, BaseExpression):
-                    setattr(job, name, value)
-            job.finished_at, job.result_expires_at = written
-    elif _attempt(job).update(**values):
-        written = (None, None)
+        writer = batching.writer()
+        if writer is not None:
+            writer.put(job, values)
+            return True
+        outcomes = [batching.Outcome(job, values)]
+        written = write_outcomes(alias, outcomes)
+        announce_outcomes(outcomes, written)
+        return written[0] is not None
+    if _attempt(job).update(**values):
         job.refresh_from_db()
-    else:
-        written = None
-    if written is None:
-        logger.warning("Job %s attempt %s lost ownership; its outcome is dropped", job.pk, job.attempts)
-        return False
+        _written(job, status)
+        return True
+    _lost(job)
+    return False
+
+
+def write_outcomes(alias: str, outcomes: list[batching.Outcome]) -> list[tuple[Any, Any] | None]:
+    """Write final values of attempts (``statements.supported()`` databases), in the caller's transaction.
+
+    For each: ``(finished_at, result_expires_at)``, or None when the attempt no longer owned its job.
+    """
+    return statements.finish_attempts(alias, [(outcome.job, outcome.values) for outcome in outcomes])
+
+
+def announce_outcomes(outcomes: list[batching.Outcome], written: list[tuple[Any, Any] | None]) -> None:
+    """Once ``write_outcomes()`` is committed: update the instances, count, publish "finished"."""
+    for outcome, row in zip(outcomes, written, strict=True):
+        job = outcome.job
+        if row is None:
+            _lost(job)
+            continue
+        # Optimization: the row is not read again; the instance gets what was written.
+        for name, value in outcome.values.items():
+            if not isinstance(value, BaseExpression):
+                setattr(job, name, value)
+        job.finished_at, job.result_expires_at = row
+        _written(job, outcome.values["status"])
+
+
+def _written(job: Job, status: JobStatus) -> None:
     _count_outcome(job.worker_id, status)
     publish(JobEvent.for_job(job, "finished"))
-    return True
+
+
+def _lost(job: Job) -> None:
+    logger.warning("Job %s attempt %s lost ownership; its outcome is dropped", job.pk, job.attempts)
 
 
 def batch_outcome_counts() -> None:

@@ -4,12 +4,13 @@ from __future__ import annotations
 
 import logging
 
+from django.db import connections, router, transaction
 from django.db.models.functions import Now
 
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import WorkerLost
 from jobs_ui.finishing import fail
-from jobs_ui.models import Job, Worker, WorkerState, db_now_plus
+from jobs_ui.models import Job, JobStatus, Worker, WorkerState, db_now_plus
 
 logger = logging.getLogger(__name__)
 
@@ -33,3 +34,19 @@ def recover_lost_jobs(timeout: float | None = None) -> int:
         if fail(job, error_class=_LOST_CLASS, message="Worker lost: it stopped responding while running this job."):
             recovered += 1
     return recovered
+
+
+def renew_leases(worker_id: str) -> int:
+    """Extend the lease of every job ``worker_id`` runs, by the database's clock; how many.
+
+    On PostgreSQL a row whose final write is being committed right now is skipped,
+    not waited for: waiting could deadlock with a batch of final writes that locked
+    the same rows in another order (``jobs_ui.batching``).
+    """
+    running = Job.objects.filter(worker_id=worker_id, status=JobStatus.RUNNING)
+    alias = router.db_for_write(Job)
+    if not connections[alias].features.has_select_for_update_skip_locked:
+        return running.update(heartbeat_at=Now())
+    with transaction.atomic(using=alias):
+        unlocked = running.select_for_update(skip_locked=True).values("pk")
+        return Job.objects.filter(pk__in=unlocked).update(heartbeat_at=Now())

@@ -26,6 +26,9 @@ from jobs_ui.models import Job, JobStatus
 Wanted = tuple[uuid.UUID, int | None, str | None]
 
 _subqueries: dict[tuple[str, Hashable, int], tuple[str, list[Any]]] = {}
+_compiled: dict[tuple[str, Expression], tuple[str, list[Any]]] = {}
+# The most compiled expressions kept (one per distinct result TTL, in practice a few).
+COMPILED_LIMIT = 256
 
 
 def using() -> str:
@@ -73,8 +76,48 @@ def claim_first(alias: str, worker_id: str, key: Hashable, candidates: Callable[
     return _claim(alias, worker_id, f"{_q(alias, 'id')} IN ({sql})", list(params))
 
 
-def finish_attempt(alias: str, job: Job, values: dict[str, Any]) -> tuple[Any, Any] | None:
-    """Write ``values`` if ``job``'s attempt still owns the row; then ``(finished_at, result_expires_at)``."""
+def finish_attempts(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]) -> list[tuple[Any, Any] | None]:
+    """Write each ``(job, values)`` if the job's attempt still owns the row (in the caller's transaction).
+
+    For each: ``(finished_at, result_expires_at)``, or None when another attempt owns the job.
+    """
+    connection = connections[alias]
+    statements = [_finish_statement(alias, job, values) for job, values in attempts]
+    if connection.vendor == "postgresql" and len(statements) > 1:
+        rows = _pipelined(alias, statements)
+    else:
+        rows = []
+        with connection.cursor() as cursor:
+            for sql, params in statements:
+                cursor.execute(sql, params)
+                rows.append(cursor.fetchone())
+    returned = ("finished_at", "result_expires_at")
+    return [
+        None if row is None else (_convert(alias, returned[0], row[0]), _convert(alias, returned[1], row[1]))
+        for row in rows
+    ]
+
+
+def _pipelined(alias: str, statements: list[tuple[str, list[Any]]]) -> list[Any]:
+    # Optimization: psycopg's pipeline mode sends every statement before reading any
+    # answer, so a batch costs one round trip to PostgreSQL instead of one per job.
+    import psycopg
+
+    connection = connections[alias]
+    connection.ensure_connection()
+    raw = connection.connection
+    cursors = [psycopg.Cursor(raw) for _ in statements]
+    try:
+        with raw.pipeline():
+            for cursor, (sql, params) in zip(cursors, statements, strict=True):
+                cursor.execute(sql, params)
+        return [cursor.fetchone() for cursor in cursors]
+    finally:
+        for cursor in cursors:
+            cursor.close()
+
+
+def _finish_statement(alias: str, job: Job, values: dict[str, Any]) -> tuple[str, list[Any]]:
     connection = connections[alias]
     sets, params = [], []
     for name, value in values.items():
@@ -88,19 +131,18 @@ def finish_attempt(alias: str, job: Job, values: dict[str, Any]) -> tuple[Any, A
             sets.append(f"{_q(alias, field.column)} = %s")
             params.append(field.get_db_prep_save(value, connection))
     params += [Job._meta.pk.get_db_prep_value(job.pk, connection), job.attempts, JobStatus.RUNNING.value]
-    returned = ("finished_at", "result_expires_at")
     sql = (
         f"UPDATE {_table(alias)} SET {', '.join(sets)} WHERE {_q(alias, 'id')} = %s "
-        f"AND {_q(alias, 'attempts')} = %s AND {_q(alias, 'status')} = %s "
-        f"RETURNING {', '.join(_q(alias, name) for name in returned)}"
+        f"AND {_q(alias, 'attempts')} = %s AND ({_q(alias, 'status')} = %s) IS TRUE "
+        f"RETURNING {_q(alias, 'finished_at')}, {_q(alias, 'result_expires_at')}"
     )
-    with connection.cursor() as cursor:
-        cursor.execute(sql, params)
-        row = cursor.fetchone()
-    if row is None:
-        return None
-    finished_at, expires_at = (_convert(alias, name, value) for name, value in zip(returned, row, strict=True))
-    return finished_at, expires_at
+    return sql, params
+
+
+# The rows of these statements are found by primary key. Their status test is written
+# "(status = %s) IS TRUE": PostgreSQL cannot match that to the partial indexes on status,
+# so with stale statistics (a queue that grew since the last ANALYZE) it still looks
+# the rows up by id instead of reading every READY or RUNNING row of the index.
 
 
 def _claim(alias: str, worker_id: str, where: str, params: list[Any]) -> list[Job]:
@@ -115,7 +157,8 @@ def _claim(alias: str, worker_id: str, where: str, params: list[Any]) -> list[Jo
         f"{_q(alias, 'started_at')} = COALESCE({_q(alias, 'started_at')}, {now}), "
         f"{_q(alias, 'last_attempted_at')} = {now}, {_q(alias, 'heartbeat_at')} = {now}, "
         f"{_q(alias, 'worker_id')} = %s, {_q(alias, 'worker_ids')} = {append} "
-        f"WHERE {where} AND {status} = %s AND ({run_after} IS NULL OR {run_after} <= {now}) "
+        f"WHERE {where} AND ({status} = %s) IS TRUE "
+        f"AND ({run_after} IS NULL OR {run_after} <= {now}) "
         f"RETURNING {_columns(alias)}"
     )
     rows = _fetch(alias, sql, [JobStatus.RUNNING.value, worker_id, worker_id, *params, JobStatus.READY.value])
@@ -164,6 +207,21 @@ def _readers(alias: str) -> tuple[list[str], list[tuple[int, list[Any], Any]]]:
 
 
 def _compile(alias: str, expression: Expression) -> tuple[str, list[Any]]:
+    # Optimization: the same few expressions (Now(), db_now_plus(ttl)) come back for
+    # every job; resolving one costs more than running the statement it is in.
+    try:
+        key = (alias, expression)
+        compiled = _compiled.get(key)
+    except TypeError:  # an unhashable expression
+        return _compile_now(alias, expression)
+    if compiled is None:
+        compiled = _compile_now(alias, expression)
+        if len(_compiled) < COMPILED_LIMIT:
+            _compiled[key] = compiled
+    return compiled[0], list(compiled[1])
+
+
+def _compile_now(alias: str, expression: Expression) -> tuple[str, list[Any]]:
     query = Query(Job)
     compiler = query.get_compiler(alias)
     sql, params = compiler.compile(expression.resolve_expression(query, allow_joins=False, for_save=True))

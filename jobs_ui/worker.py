@@ -16,17 +16,17 @@ from types import FrameType
 from django.db import connections
 from django.db.models.functions import Now
 
-from jobs_ui import amqp
+from jobs_ui import amqp, batching
 from jobs_ui.conf import get_config
 from jobs_ui.dispatch import sweep
 from jobs_ui.exceptions import BrokerError
 from jobs_ui.feeds import BrokerFeed, feed_from_database
 from jobs_ui.finishing import batch_outcome_counts, flush_outcome_counts, hand_back
-from jobs_ui.models import Job, JobStatus, WorkerKind, WorkerState
+from jobs_ui.models import Job, WorkerKind, WorkerState
 from jobs_ui.models import Worker as WorkerRow
 from jobs_ui.options import WorkerOptions
 from jobs_ui.pools import make_pool
-from jobs_ui.recovery import recover_lost_jobs
+from jobs_ui.recovery import recover_lost_jobs, renew_leases
 
 logger = logging.getLogger(__name__)
 
@@ -72,6 +72,10 @@ class Worker:
         if not self.taking():
             return 0
         left = self.pool.free
+        writer = batching.writer()
+        if writer is not None:
+            # Outcomes waiting to be written hold back new jobs once they outnumber the slots.
+            left -= max(writer.pending - 4 * self.pool.concurrency, 0)
         if self.options.max_jobs is not None:
             left = min(left, self.options.max_jobs - self.taken)
         return max(left, 0)
@@ -99,6 +103,7 @@ class Worker:
         # short moments; each must get the GIL back soon after, not after 5 ms.
         sys.setswitchinterval(SWITCH_INTERVAL)
         batch_outcome_counts()
+        batching.start(self._wake, wake_above=4 * self.pool.concurrency, events=bool(get_config()["AMQP_URL"]))
         self.pool.start()
         self._register()
         housekeeping = threading.Thread(target=self._housekeeping, name="jobs_ui-housekeeping", daemon=True)
@@ -114,6 +119,8 @@ class Worker:
             self._state, code = WorkerState.CRASHED, 1
             self._hand_back(self.pool.stop_now())
         finally:
+            # What is still waiting is written while the heartbeat keeps the leases.
+            batching.stop()
             self._closed.set()
             housekeeping.join()
             try:
@@ -198,7 +205,7 @@ class Worker:
         try:
             # Judged by the database's clock: the lease of every job running here.
             WorkerRow.objects.filter(pk=self.id).update(heartbeat_at=Now(), state=self._state)
-            Job.objects.filter(worker_id=self.id, status=JobStatus.RUNNING).update(heartbeat_at=Now())
+            renew_leases(self.id)
             if recover_lost_jobs():
                 self._wake()
         except Exception:

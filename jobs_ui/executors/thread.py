@@ -14,8 +14,8 @@ from django.db.models.functions import Now
 from jobs_ui.claiming import claim_next
 from jobs_ui.conf import get_config
 from jobs_ui.executors.base import BaseExecutor
-from jobs_ui.models import Job, JobStatus, Worker, WorkerKind, WorkerState
-from jobs_ui.recovery import recover_lost_jobs
+from jobs_ui.models import Job, Worker, WorkerKind, WorkerState
+from jobs_ui.recovery import recover_lost_jobs, renew_leases
 from jobs_ui.running import run_claimed
 
 logger = logging.getLogger(__name__)
@@ -111,7 +111,7 @@ class ThreadExecutor(BaseExecutor):
             while True:
                 try:
                     Worker.objects.filter(pk=self.worker_id).update(heartbeat_at=Now())
-                    Job.objects.filter(worker_id=self.worker_id, status=JobStatus.RUNNING).update(heartbeat_at=Now())
+                    renew_leases(self.worker_id)
                     if recover_lost_jobs():
                         with self._wake:
                             self._wake.notify_all()

@@ -1,0 +1,233 @@
+"""Background threads of a worker process that write final outcomes and send events in batches.
+
+Optimization: a job thread that has run its task hands the final write to
+``OutcomeWriter`` and takes the next job at once; the writer commits whatever
+outcomes are waiting in one transaction (each UPDATE still fenced by the attempt
+number), then sends their "finished" events. ``EventSender`` sends the events
+that job threads publish to RabbitMQ, several frames per system call. Only
+worker processes start them (``start()``); elsewhere writes and events stay
+synchronous.
+
+An outcome is in memory for the few milliseconds before its commit: if the
+process dies then, the job is recovered like any job of a lost worker.
+"""
+
+from __future__ import annotations
+
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import TYPE_CHECKING, Any
+
+from django.db import DatabaseError, connections, transaction
+
+if TYPE_CHECKING:
+    from jobs_ui.events import JobEvent
+    from jobs_ui.models import Job
+
+logger = logging.getLogger(__name__)
+
+# The most items taken in one batch.
+BATCH_LIMIT = 256
+# Seconds the event sender gathers events before sending: a job that starts and ends
+# within it sends only its "finished" event.
+EVENT_WINDOW = 0.005
+# Seconds between two attempts to write a batch the database refused.
+WRITE_RETRY = 1.0
+
+
+@dataclass(slots=True)
+class Outcome:
+    job: Job
+    values: dict[str, Any]
+
+
+class OutcomeWriter:
+    """Writes the final outcomes of attempts, batched, from one thread."""
+
+    def __init__(
+        self,
+        write: Callable[[str, list[Outcome]], list[Any]],
+        announce: Callable[[list[Outcome], list[Any]], None],
+        on_written: Callable[[], None],
+        wake_above: int = 0,
+    ) -> None:
+        self._write = write
+        self._announce = announce
+        self._on_written = on_written
+        self._wake_above = wake_above
+        self._queue: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
+        self._pending = 0
+        self._lock = threading.Lock()
+        self._closing = threading.Event()
+        self._thread = threading.Thread(target=self._serve, name="jobs_ui-outcomes", daemon=True)
+
+    @property
+    def pending(self) -> int:
+        """Outcomes handed over and not yet committed."""
+        with self._lock:
+            return self._pending
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, job: Job, values: dict[str, Any]) -> None:
+        with self._lock:
+            self._pending += 1
+        self._queue.put(Outcome(job, values))
+
+    def close(self) -> None:
+        """Write what is waiting (one more try if the database refuses), then stop the thread."""
+        self._closing.set()
+        self._queue.put(None)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        from jobs_ui import statements
+
+        alias = statements.using()
+        try:
+            while (batch := _take(self._queue)) is not None:
+                outcomes, closing = batch
+                self._write_all(alias, outcomes, closing)
+                if closing:
+                    return
+        finally:
+            connections.close_all()
+
+    def _write_all(self, alias: str, outcomes: list[Outcome], closing: bool) -> None:
+        while True:
+            try:
+                with transaction.atomic(using=alias):
+                    written = self._write(alias, outcomes)
+            except DatabaseError:
+                # The outcomes stay in memory until the database takes them; meanwhile
+                # the heartbeat keeps their jobs' leases alive.
+                logger.exception("Could not write %d job outcome(s); trying again", len(outcomes))
+                connections[alias].close()
+                if closing or self._closing.wait(WRITE_RETRY):
+                    return
+                continue
+            break
+        with self._lock:
+            was_holding_back = self._pending > self._wake_above
+            self._pending -= len(outcomes)
+        try:
+            self._announce(outcomes, written)
+        except Exception:
+            logger.exception("Could not announce %d job outcome(s)", len(outcomes))
+        if was_holding_back:
+            self._on_written()
+
+
+class EventSender:
+    """Sends events to the RabbitMQ exchange from one thread, several per write."""
+
+    def __init__(self, send: Callable[[list[JobEvent]], None]) -> None:
+        self._send = send
+        self._queue: queue.SimpleQueue[JobEvent | None] = queue.SimpleQueue()
+        self._thread = threading.Thread(target=self._serve, name="jobs_ui-events", daemon=True)
+
+    def start(self) -> None:
+        self._thread.start()
+
+    def put(self, event: JobEvent) -> None:
+        self._queue.put(event)
+
+    def close(self) -> None:
+        """Send what is waiting, then stop the thread."""
+        self._queue.put(None)
+        self._thread.join()
+
+    def _serve(self) -> None:
+        from jobs_ui import amqp
+
+        try:
+            while (batch := _take(self._queue, EVENT_WINDOW)) is not None:
+                events, closing = batch
+                if events:
+                    try:
+                        self._send(superseded_dropped(events))
+                    except Exception:
+                        # Never fatal: a lost event only delays what a page shows.
+                        logger.warning("Could not send %d event(s)", len(events), exc_info=True)
+                if closing:
+                    return
+        finally:
+            amqp.close()
+
+
+def superseded_dropped(events: list[JobEvent]) -> list[JobEvent]:
+    """``events`` without a "started" event followed by another event of the same job in the batch."""
+    last = {event.job_id: index for index, event in enumerate(events)}
+    return [event for index, event in enumerate(events) if event.kind != "started" or last[event.job_id] == index]
+
+
+def _take[T](source: queue.SimpleQueue[T | None], window: float = 0.0) -> tuple[list[T], bool] | None:
+    """Wait for an item, then take what else arrives within ``window`` seconds: ``(items, closing)``.
+
+    None once closed and empty.
+    """
+    first = source.get()
+    if first is None:
+        return None
+    items, closing = [first], False
+    deadline = time.monotonic() + window
+    while len(items) < BATCH_LIMIT:
+        try:
+            left = deadline - time.monotonic()
+            item = source.get(timeout=left) if left > 0 else source.get_nowait()
+        except queue.Empty:
+            break
+        if item is None:
+            closing = True
+            break
+        items.append(item)
+    return items, closing
+
+
+_writer: OutcomeWriter | None = None
+_sender: EventSender | None = None
+
+
+def writer() -> OutcomeWriter | None:
+    """The running outcome writer, unless called from its own thread."""
+    current = _writer
+    if current is None or threading.current_thread() is current._thread:
+        return None
+    return current
+
+
+def sender() -> EventSender | None:
+    return _sender
+
+
+def start(on_written: Callable[[], None], *, wake_above: int, events: bool) -> None:
+    """Start the writer (and, with ``events``, the sender) for this process.
+
+    ``on_written`` is called after a batch once more than ``wake_above`` outcomes were waiting.
+    """
+    global _writer, _sender
+    from jobs_ui.finishing import announce_outcomes, write_outcomes
+
+    if events:
+        from jobs_ui.events import send_batch
+
+        _sender = EventSender(send_batch)
+        _sender.start()
+    _writer = OutcomeWriter(write_outcomes, announce_outcomes, on_written, wake_above)
+    _writer.start()
+
+
+def stop() -> None:
+    """Write and send everything still waiting, then stop both threads."""
+    global _writer, _sender
+    current_writer, _writer = _writer, None
+    if current_writer is not None:
+        current_writer.close()
+    current_sender, _sender = _sender, None
+    if current_sender is not None:
+        current_sender.close()

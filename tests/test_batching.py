@@ -1,0 +1,115 @@
+"""Outcomes written in batches, events sent in batches, and leases renewed next to them."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, connections, transaction
+
+from jobs_ui import batching, events
+from jobs_ui.claiming import claim_wanted
+from jobs_ui.events import JobEvent
+from jobs_ui.finishing import finish
+from jobs_ui.models import Job, JobStatus, Worker
+from jobs_ui.recovery import renew_leases
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+def claimed(n: int, worker_id: str = "w") -> list[Job]:
+    jobs = [Job.objects.create(task_path="tests.tasks.add", executor="worker") for _ in range(n)]
+    return claim_wanted(worker_id, [(job.pk, 0, "tests.tasks.add") for job in jobs])
+
+
+@pytest.fixture
+def started():
+    """Start the writer and sender as a worker process does; stop them after the test."""
+    woken = threading.Event()
+    batching.start(woken.set, wake_above=0, events=False)
+    yield woken
+    batching.stop()
+
+
+def test_finish_hands_the_write_to_the_writer_which_commits_it(started):
+    jobs = claimed(3)
+    seen: list[JobEvent] = []
+    unsubscribe = events.subscribe(seen.append)
+    try:
+        for job in jobs:
+            assert finish(job, JobStatus.SUCCESSFUL, result=job.pk.hex) is True
+        batching.stop()  # writes what is waiting
+    finally:
+        unsubscribe()
+    rows = {job.pk: job for job in Job.objects.all()}
+    assert {row.status for row in rows.values()} == {JobStatus.SUCCESSFUL}
+    assert all(row.result == pk.hex and row.finished_at is not None for pk, row in rows.items())
+    assert sorted(e.job_id for e in seen if e.kind == "finished") == sorted(str(job.pk) for job in jobs)
+    assert all(job.finished_at is not None for job in jobs)  # the instances got what was written
+
+
+def test_an_attempt_that_lost_its_job_is_dropped_and_the_others_are_written(started):
+    lost, kept = claimed(2)
+    Job.objects.filter(pk=lost.pk).update(attempts=2)  # another attempt took over
+    finish(lost, JobStatus.SUCCESSFUL)
+    finish(kept, JobStatus.FAILED, error_message="no")
+    batching.stop()
+    assert Job.objects.get(pk=lost.pk).status == JobStatus.RUNNING
+    assert Job.objects.values_list("status", "error_message").get(pk=kept.pk) == (JobStatus.FAILED, "no")
+
+
+def test_the_writer_wakes_the_worker_once_a_backlog_is_written(started):
+    (job,) = claimed(1)
+    finish(job, JobStatus.SUCCESSFUL)
+    assert started.wait(10)
+
+
+def test_outside_a_worker_process_finish_writes_at_once():
+    (job,) = claimed(1)
+    assert batching.writer() is None
+    assert finish(job, JobStatus.SUCCESSFUL) is True
+    assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCESSFUL
+    job.attempts += 1
+    assert finish(job, JobStatus.SUCCESSFUL) is False
+
+
+def test_a_started_event_followed_by_another_of_its_job_is_not_sent():
+    def event(job_id: str, kind: str) -> JobEvent:
+        return JobEvent(job_id=job_id, kind=kind, status="RUNNING")
+
+    batch = [event("a", "started"), event("b", "started"), event("a", "progress"), event("a", "finished")]
+    assert [(e.job_id, e.kind) for e in batching.superseded_dropped(batch)] == [
+        ("b", "started"),
+        ("a", "progress"),
+        ("a", "finished"),
+    ]
+
+
+def test_renewing_leases_skips_a_row_being_written_instead_of_waiting():
+    if not connection.features.has_select_for_update_skip_locked:
+        pytest.skip("Only databases with row locks (SKIP LOCKED) can have a row locked by another writer")
+    Worker.objects.create(id="w", host="h", pid=1)
+    busy, free = claimed(2)
+    Job.objects.update(heartbeat_at=None)
+    locked, release = threading.Event(), threading.Event()
+
+    def hold_lock() -> None:
+        try:
+            with transaction.atomic():
+                Job.objects.select_for_update().get(pk=busy.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=hold_lock)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert renew_leases("w") == 1
+    finally:
+        release.set()
+        holder.join(30)
+    assert Job.objects.get(pk=free.pk).heartbeat_at is not None
+    assert Job.objects.get(pk=busy.pk).heartbeat_at is None
+    assert renew_leases("w") == 2
