@@ -27,9 +27,23 @@ UNFINISHED = (JobStatus.READY, JobStatus.RUNNING)
 FINISHED = (JobStatus.SUCCESSFUL, JobStatus.FAILED, JobStatus.CANCELLED)
 
 
-def db_now_plus(seconds: float) -> ExpressionWrapper[Any]:
+if TYPE_CHECKING:
+    _DateTimeExpression = ExpressionWrapper[Any]
+else:  # not subscriptable at run time
+    _DateTimeExpression = ExpressionWrapper
+
+
+class DbNowPlus(_DateTimeExpression):
+    """The database's clock plus ``seconds`` (``db_now_plus()``)."""
+
+    def __init__(self, seconds: float) -> None:
+        super().__init__(Now() + Value(timedelta(seconds=seconds)), output_field=models.DateTimeField())
+        self.seconds = seconds
+
+
+def db_now_plus(seconds: float) -> DbNowPlus:
     """The database's clock plus ``seconds``, for leases judged by one clock."""
-    return ExpressionWrapper(Now() + Value(timedelta(seconds=seconds)), output_field=models.DateTimeField())
+    return DbNowPlus(seconds)
 
 
 class JobQuerySet(models.QuerySet["Job"]):

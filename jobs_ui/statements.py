@@ -20,13 +20,13 @@ from django.db.models.expressions import Expression
 from django.db.models.functions import Now
 from django.db.models.sql import Query
 
-from jobs_ui.models import Job, JobStatus
+from jobs_ui.models import DbNowPlus, Job, JobStatus
 
 # A READY attempt a message was published for: (job id, attempts, task path).
 Wanted = tuple[uuid.UUID, int | None, str | None]
 
 _subqueries: dict[tuple[str, Hashable, int], tuple[str, list[Any]]] = {}
-_compiled: dict[tuple[str, Expression], tuple[str, list[Any]]] = {}
+_compiled: dict[tuple[str, Hashable], tuple[str, list[Any]]] = {}
 # The most compiled expressions kept (one per distinct result TTL, in practice a few).
 COMPILED_LIMIT = 256
 
@@ -209,11 +209,14 @@ def _readers(alias: str) -> tuple[list[str], list[tuple[int, list[Any], Any]]]:
 def _compile(alias: str, expression: Expression) -> tuple[str, list[Any]]:
     # Optimization: the same few expressions (Now(), db_now_plus(ttl)) come back for
     # every job; resolving one costs more than running the statement it is in.
-    try:
-        key = (alias, expression)
-        compiled = _compiled.get(key)
-    except TypeError:  # an unhashable expression
+    # Hashing an expression itself costs about as much as compiling it.
+    if type(expression) is Now:
+        key: tuple[str, Hashable] = (alias, "now")
+    elif isinstance(expression, DbNowPlus):
+        key = (alias, ("now+", expression.seconds))
+    else:
         return _compile_now(alias, expression)
+    compiled = _compiled.get(key)
     if compiled is None:
         compiled = _compile_now(alias, expression)
         if len(_compiled) < COMPILED_LIMIT:
