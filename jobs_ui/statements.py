@@ -14,7 +14,7 @@ from collections.abc import Callable, Hashable, Sequence
 from functools import cache
 from typing import Any
 
-from django.db import connections, router
+from django.db import connections, router, transaction
 from django.db.models import Field
 from django.db.models.expressions import Expression
 from django.db.models.functions import Now
@@ -137,6 +137,23 @@ def _finish_statement(alias: str, job: Job, values: dict[str, Any]) -> tuple[str
         f"RETURNING {_q(alias, 'finished_at')}, {_q(alias, 'result_expires_at')}"
     )
     return sql, params
+
+
+def mark_dispatched(alias: str, job_ids: Sequence[Any]) -> None:
+    """PostgreSQL: set ``dispatched_at`` of those READY rows that a worker is not claiming right now.
+
+    Committed without waiting for the disk: see ``jobs_ui.dispatch._mark_dispatched``.
+    """
+    connection = connections[alias]
+    ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id in job_ids]
+    table, pk, status, dispatched = _table(alias), _q(alias, "id"), _q(alias, "status"), _q(alias, "dispatched_at")
+    with transaction.atomic(using=alias), connection.cursor() as cursor:
+        cursor.execute("SET LOCAL synchronous_commit TO OFF")
+        cursor.execute(
+            f"UPDATE {table} SET {dispatched} = {_now(alias)} WHERE {pk} IN (SELECT {pk} FROM {table} "
+            f"WHERE {pk} = ANY(%s) AND ({status} = %s) IS TRUE AND {dispatched} IS NULL FOR UPDATE SKIP LOCKED)",
+            [ids, JobStatus.READY.value],
+        )
 
 
 # The rows of these statements are found by primary key. Their status test is written
