@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import functools
 import hashlib
 import inspect
 import json
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connections, router, transaction
 
+from jobs_ui import statements
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
 from jobs_ui.jsonutil import encode_limited
@@ -28,10 +31,15 @@ def validate_arguments(task: JobTask, args: list[Any], kwargs: dict[str, Any]) -
     args, kwargs = json.loads(text)
     leading = [None] if task.takes_context else []
     try:
-        inspect.signature(task.func).bind(*leading, *args, **kwargs)
+        _signature(task.func).bind(*leading, *args, **kwargs)
     except TypeError as e:
         raise InvalidJobArguments(f"Arguments do not match {task.name}(): {e}") from e
     return args, kwargs
+
+
+@functools.cache
+def _signature(func: Callable[..., Any]) -> inspect.Signature:
+    return inspect.signature(func)
 
 
 def new_job(
@@ -68,6 +76,16 @@ def create_job(
     if task.unique:
         job.unique_key = hashlib.sha256(json.dumps([args, kwargs], sort_keys=True).encode()).hexdigest()
     using = router.db_for_write(Job)
+    capped = owner is not None and config["MAX_UNFINISHED_JOBS_PER_USER"] is not None
+    if not capped and not task.unique:
+        # Optimization: one INSERT needs no transaction of its own (nor its round trips);
+        # inside the caller's transaction, dispatch still waits for its commit.
+        if statements.supported(using):
+            statements.insert_job(using, job)
+        else:
+            job.save(using=using, force_insert=True)
+        transaction.on_commit(lambda: dispatch(job), using=using)
+        return job
     with transaction.atomic(using=using):
         if owner is not None and config["MAX_UNFINISHED_JOBS_PER_USER"] is not None:
             _lock_owner(owner, using)
