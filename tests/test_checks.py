@@ -90,6 +90,17 @@ class CheckSettingsTests(SimpleTestCase):
             ),
         ]
 
+    @override_settings(JOBS_UI={"WORKER_IDLE_POLL": -1, "SHUTDOWN_GRACE": None, "HARD_STOP_GRACE": True})
+    def test_e006_bad_worker_numbers(self):
+        assert check_settings() == [
+            Error(
+                f"JOBS_UI[{key!r}] must be a number >= 0, not {value!r}.",
+                hint=f"Remove it to use the default, jobs_ui.conf.DEFAULTS[{key!r}].",
+                id="jobs_ui.E006",
+            )
+            for key, value in (("WORKER_IDLE_POLL", -1), ("SHUTDOWN_GRACE", None), ("HARD_STOP_GRACE", True))
+        ]
+
     @override_settings(
         JOBS_UI={"EXECUTOR": "worker", "RESULT_STORE": {"BACKEND": "jobs_ui.stores.memory.InMemoryResultStore"}}
     )
