@@ -4,7 +4,8 @@ Optimization: a job thread that has run its task hands the final write to
 ``OutcomeWriter`` and takes the next job at once; the writer commits whatever
 outcomes are waiting in one transaction (each UPDATE still fenced by the attempt
 number), then sends their "finished" events. ``EventSender`` sends the events
-that job threads publish to RabbitMQ, several frames per system call. Only
+that job threads publish to RabbitMQ, several frames per system call, and of
+the events of one job gathered together only the last, which has its latest state. Only
 worker processes start them (``start()``); elsewhere writes and events stay
 synchronous.
 
@@ -32,9 +33,9 @@ logger = logging.getLogger(__name__)
 
 # The most items taken in one batch.
 BATCH_LIMIT = 256
-# Seconds the event sender gathers events before sending: a job that starts and ends
-# within it sends only its "finished" event.
-EVENT_WINDOW = 0.005
+# Seconds the event sender gathers events before sending; of the events of one job
+# within it, only the last is sent (a short job sends only "finished").
+EVENT_WINDOW = 0.02
 # Seconds between two attempts to write a batch the database refused.
 WRITE_RETRY = 1.0
 
@@ -161,9 +162,9 @@ class EventSender:
 
 
 def superseded_dropped(events: list[JobEvent]) -> list[JobEvent]:
-    """``events`` without a "started" event followed by another event of the same job in the batch."""
+    """The last event of each job in ``events``: it carries the job's latest status and progress."""
     last = {event.job_id: index for index, event in enumerate(events)}
-    return [event for index, event in enumerate(events) if event.kind != "started" or last[event.job_id] == index]
+    return [event for index, event in enumerate(events) if last[event.job_id] == index]
 
 
 def _take[T](source: queue.SimpleQueue[T | None], window: float = 0.0) -> tuple[list[T], bool] | None:

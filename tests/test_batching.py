@@ -73,14 +73,15 @@ def test_outside_a_worker_process_finish_writes_at_once():
     assert finish(job, JobStatus.SUCCESSFUL) is False
 
 
-def test_a_started_event_followed_by_another_of_its_job_is_not_sent():
+def test_of_the_events_of_one_job_gathered_together_only_the_last_is_sent():
     def event(job_id: str, kind: str) -> JobEvent:
         return JobEvent(job_id=job_id, kind=kind, status="RUNNING")
 
-    batch = [event("a", "started"), event("b", "started"), event("a", "progress"), event("a", "finished")]
+    batch = [event("a", "started"), event("b", "started"), event("a", "progress"), event("c", "started")]
+    batch.append(event("a", "finished"))
     assert [(e.job_id, e.kind) for e in batching.superseded_dropped(batch)] == [
         ("b", "started"),
-        ("a", "progress"),
+        ("c", "started"),
         ("a", "finished"),
     ]
 
