@@ -108,13 +108,15 @@ class BrokerFeed:
 
     def _next(self) -> list[amqp.Delivery]:
         capacity = self.worker.capacity()
-        waited = time.monotonic() - self.held_since
-        if self.held and (capacity > 0 or waited >= HOLD):
+        if self.held and capacity > 0:
             held, self.held = self.held, []
             return held
+        if self.held and time.monotonic() - self.held_since >= HOLD:
+            self._give_back()
         self.parked = self.parked and capacity == 0
         self.consumer.set_capacity(capacity if self.parked else max(capacity, 1))
-        return self.consumer.poll(HOLD - waited if self.held else BROKER_POLL)
+        timeout = HOLD - (time.monotonic() - self.held_since) if self.held else BROKER_POLL
+        return self.consumer.poll(max(timeout, 0.0))
 
     def handle(self, deliveries: list[amqp.Delivery]) -> None:
         """Claim the jobs of ``deliveries`` in one statement, then ack each message."""
@@ -164,15 +166,15 @@ class BrokerFeed:
             self.consumer.ack(deliveries[-1].tag, multiple=True)
 
     def _hold(self, delivery: amqp.Delivery) -> None:
-        """Keep a message that found every slot busy; past ``HOLD``, give it back and stop consuming."""
-        now = time.monotonic()
+        """Keep a message that found every slot busy, for a slot that frees within ``HOLD``."""
         if not self.held:
-            self.held_since = now
-        if now - self.held_since < HOLD:
-            self.held.append(delivery)
-            return
-        for waiting in [*self.held, delivery]:
-            self.consumer.reject(waiting.tag, requeue=True)
+            self.held_since = time.monotonic()
+        self.held.append(delivery)
+
+    def _give_back(self) -> None:
+        """Return held messages to their queues, and stop consuming until a slot frees."""
+        for delivery in self.held:
+            self.consumer.reject(delivery.tag, requeue=True)
         self.held = []
         self.parked = True
         self.consumer.set_capacity(0)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import signal
 import uuid
 
 import pytest
@@ -12,6 +13,7 @@ from jobs_ui.dispatch import dead_letter_queue, declare_queues, job_queue
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
 from tests.amqp_fixtures import _connect
+from tests.waiting import wait_for_status
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
 
@@ -84,3 +86,24 @@ def test_duplicate_and_stale_messages_are_dropped(amqp_settings, start_worker, l
     assert lines.read() == ["once"]
     assert dead_letters(amqp_settings.JOBS_UI["AMQP_URL"]) == []
     assert amqp.queue_info(job_queue("default"))[0] == 0
+
+
+def test_a_message_that_finds_every_slot_busy_goes_back_for_another_worker(
+    amqp_settings, start_worker, lines, tmp_path
+):
+    gate = tmp_path / "gate"
+    busy = start_worker("--concurrency", "1")
+    blocking = tasks.append_when_file_exists.enqueue(lines.path, "first", str(gate))
+    wait_for_status(blocking.id, JobStatus.RUNNING)
+    # The only consumer is the busy worker: it receives this message and keeps it for a moment.
+    waiting = tasks.append_line.enqueue(lines.path, "second")
+    other = start_worker("--concurrency", "1")
+    job = wait_for_status(waiting.id, JobStatus.SUCCESSFUL)
+    assert Job.objects.get(pk=blocking.id).status == JobStatus.RUNNING
+    assert job.worker_id != Job.objects.get(pk=blocking.id).worker_id
+    gate.touch()
+    wait_for_status(blocking.id, JobStatus.SUCCESSFUL)
+    for worker in (busy, other):
+        worker.signal(signal.SIGTERM)
+        assert worker.wait() == 0
+    assert sorted(line for line in lines.read() if not line.startswith("start")) == ["first", "second"]
