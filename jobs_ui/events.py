@@ -8,7 +8,7 @@ import os
 import threading
 import uuid
 from collections.abc import Callable
-from dataclasses import asdict, dataclass, field
+from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
@@ -55,15 +55,20 @@ class JobEvent:
 
     @property
     def routing_key(self) -> str:
-        return f"job.{uuid.UUID(self.job_id).hex}"
+        # job_id is str(job.pk), a UUID in canonical form: its hex is that without dashes.
+        return f"job.{self.job_id.replace('-', '')}"
 
     def to_json(self) -> str:
-        return json.dumps(asdict(self))
+        # Optimization: dataclasses.asdict() deep-copies field by field.
+        return json.dumps({name: getattr(self, name) for name in _FIELDS})
 
     @classmethod
     def from_json(cls, text: str | bytes) -> JobEvent:
         data: dict[str, Any] = json.loads(text)
         return cls(**data)
+
+
+_FIELDS = tuple(f.name for f in fields(JobEvent))
 
 
 def subscribe(callback: Subscriber) -> Callable[[], None]:
