@@ -3,11 +3,12 @@
 Optimization: a job thread that has run its task hands the final write to
 ``OutcomeWriter`` and takes the next job at once; the writer commits whatever
 outcomes are waiting in one transaction (each UPDATE still fenced by the attempt
-number), then sends their "finished" events. ``EventSender`` sends the events
-that job threads publish to RabbitMQ, several frames per system call, and of
-the events of one job gathered together only the last, which has its latest state. Only
-worker processes start them (``start()``); elsewhere writes and events stay
-synchronous.
+number), then publishes their "finished" events. ``EventSender`` sends the
+events bound for RabbitMQ, several frames per system call; of the events of one
+job gathered together it sends only the last, which has the job's latest state.
+
+Only worker processes start them (``start()``); elsewhere writes and events stay
+synchronous, and events within a process are always delivered one by one.
 
 An outcome is in memory for the few milliseconds before its commit: if the
 process dies then, the job is recovered like any job of a lost worker.
