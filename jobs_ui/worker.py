@@ -14,6 +14,7 @@ from collections.abc import Callable, Iterable
 from types import FrameType
 
 from django.db import connections
+from django.db.models import Q
 from django.db.models.functions import Now
 
 from jobs_ui import amqp, batching
@@ -85,11 +86,15 @@ class Worker:
         self.pool.submit(job)
 
     def has_finished(self) -> bool:
-        """``--until-done``: nothing runs here and no due READY job is left for this worker."""
+        """``--until-done``: nothing runs here, and no due READY job or waiting retry is left for this worker.
+
+        A job delayed by ``run_after`` on its first attempt does not keep the worker.
+        """
         if not self.options.until_done or self.pool.free < self.pool.concurrency:
             return False
-        due = Job.objects.due().filter(executor="worker", queue_name__in=self.queues)
-        return not due.exclude(task_path__in=self.exclude_tasks).exists()
+        mine = Job.objects.ready().filter(executor="worker", queue_name__in=self.queues)
+        mine = mine.exclude(task_path__in=self.exclude_tasks)
+        return not mine.filter(Q(attempts__gt=0) | Q(pk__in=Job.objects.due().values("pk"))).exists()
 
     def stop(self) -> None:
         """Stop taking jobs; running ones get ``SHUTDOWN_GRACE`` seconds (what the first signal does)."""

@@ -54,7 +54,9 @@ class Command(BaseCommand):
         )
         parser.add_argument("--pool", choices=POOLS, default="thread", help="thread (default), process or async.")
         parser.add_argument("--once", action="store_true", help="Run at most one due job, then exit.")
-        parser.add_argument("--until-done", action="store_true", help="Exit once no due READY job is left.")
+        parser.add_argument(
+            "--until-done", action="store_true", help="Exit once no due READY job and no waiting retry is left."
+        )
         parser.add_argument("--max-jobs", type=positive_int, help="Exit after this many jobs.")
         parser.add_argument("--label", default="", help="Name shown to staff; {pid} and {host} are replaced.")
         parser.add_argument("--heartbeat", type=positive_float, help="Seconds between heartbeats.")
