@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+import asyncio
 import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connections, router
 from django.db.models.functions import Now
 from django.tasks import TaskContext
@@ -47,16 +49,29 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
         return workspace
 
     def progress(self, done: float, total: float | None = None, message: str = "") -> None:
-        """Record progress; written at most every ``PROGRESS_INTERVAL`` seconds (always when done == total)."""
+        """Record progress; written at most every ``PROGRESS_INTERVAL`` seconds (always when done == total).
+
+        In an async task, use ``await context.aprogress(...)``.
+        """
+        if _in_event_loop():
+            raise RuntimeError("context.progress() would block the event loop; use await context.aprogress(...).")
+        if self._record(done, total, message):
+            self.flush()
+
+    async def aprogress(self, done: float, total: float | None = None, message: str = "") -> None:
+        """``progress()`` for async tasks: the write runs in a thread, so the event loop never waits on it."""
+        if self._record(done, total, message):
+            await sync_to_async(self.flush, thread_sensitive=False)()
+
+    def _record(self, done: float, total: float | None, message: str) -> bool:
+        """Keep the new progress on the job; whether it is time to write it."""
         job = self.job
         job.progress_done = done
         job.progress_total = total
         job.progress_message = str(message)
         self._state.dirty = True
-        now = time.monotonic()
         finished = total is not None and done >= total
-        if finished or now - self._state.last_write >= get_config()["PROGRESS_INTERVAL"]:
-            self.flush()
+        return finished or time.monotonic() - self._state.last_write >= get_config()["PROGRESS_INTERVAL"]
 
     def flush(self) -> None:
         """Write progress, ``extra`` and ``workspace`` now (outside any transaction the task has open)."""
@@ -117,6 +132,14 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
     def _read_cancel(self) -> None:
         if self._running().filter(cancel_requested_at__isnull=False).exists():
             self._state.cancel_requested = True
+
+
+def _in_event_loop() -> bool:
+    try:
+        asyncio.get_running_loop()
+    except RuntimeError:
+        return False
+    return True
 
 
 def _outside_transaction(write: Callable[[], None]) -> bool:

@@ -232,3 +232,18 @@ async def sleep_async(seconds: float) -> list[float]:
     started = time.time()
     await asyncio.sleep(seconds)
     return [started, time.time()]
+
+
+@task(takes_context=True)
+async def async_progress(context: JobContext, gate: str) -> str:
+    """Reports half way, waits until ``gate`` exists, then reports done."""
+    await context.aprogress(1, 2, "half way")
+    while not os.path.exists(gate):
+        await asyncio.sleep(0.02)
+    await context.aprogress(2, 2, "done")
+    return "ok"
+
+
+@task(takes_context=True)
+async def async_sync_progress(context: JobContext) -> None:
+    context.progress(1, 2, "blocks the loop")

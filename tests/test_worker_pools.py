@@ -59,3 +59,25 @@ def test_async_pool_runs_200_sleeping_jobs_at_once(worker_mode, start_worker):
     ends = [span[1] for span in spans]
     # Every job had started before the first one ended: all 200 were in flight together.
     assert max(starts) < min(ends)
+
+
+def test_async_task_reports_progress_with_aprogress(worker_mode, start_worker, tmp_path):
+    gate = tmp_path / "gate"
+    result = tasks.async_progress.enqueue(str(gate))
+    worker = start_worker("--pool", "async", "--until-done")
+    wait_until(
+        lambda: Job.objects.filter(pk=result.id, status=JobStatus.RUNNING, progress_message="half way").exists(),
+        what="the progress written while the job runs",
+    )
+    gate.touch()
+    assert worker.wait() == 0
+    job = Job.objects.get(pk=result.id)
+    assert (job.status, job.result, job.progress_done, job.progress_message) == (JobStatus.SUCCESSFUL, "ok", 2, "done")
+
+
+def test_sync_progress_in_an_async_task_fails_with_a_clear_error(worker_mode, start_worker):
+    result = tasks.async_sync_progress.enqueue()
+    assert start_worker("--pool", "async", "--until-done").wait() == 0
+    job = Job.objects.get(pk=result.id)
+    assert job.status == JobStatus.FAILED
+    assert job.error_message == "context.progress() would block the event loop; use await context.aprogress(...)."
