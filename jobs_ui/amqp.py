@@ -153,25 +153,11 @@ def peek(queue: str) -> bytes | None:
     return _run(get, not_found=QueueNotFound)
 
 
-def publish_event(routing_key: str, body: bytes) -> None:
-    """Publish a transient event to the topic exchange ``name("events")``, without confirm."""
-    global _events_down_until
-    if time.monotonic() < _events_down_until:
-        raise BrokerError("RabbitMQ was unreachable moments ago; event dropped")
-    properties = pika.BasicProperties(delivery_mode=TRANSIENT)
-    try:
-        _run(
-            lambda ch: ch.basic_publish(name("events"), routing_key, body, properties=properties),
-            events=True,
-        )
-    except BrokerError:
-        if getattr(_local, "link", None) is None:
-            _events_down_until = time.monotonic() + EVENTS_BACKOFF
-        raise
-
-
 def publish_events(events: list[tuple[str, bytes]]) -> None:
-    """Publish several transient events (``(routing key, body)``) like ``publish_event()``, in one write."""
+    """Publish transient events (``(routing key, body)``) to the topic exchange ``name("events")``, in one write.
+
+    Without confirm: a lost event only delays what a page shows.
+    """
     global _events_down_until
     if time.monotonic() < _events_down_until:
         raise BrokerError("RabbitMQ was unreachable moments ago; events dropped")

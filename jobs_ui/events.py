@@ -121,4 +121,4 @@ def send_batch(events: list[JobEvent]) -> None:
 def _publish_amqp(event: JobEvent) -> None:
     from jobs_ui import amqp
 
-    amqp.publish_event(event.routing_key, event.to_json().encode())
+    amqp.publish_events([(event.routing_key, event.to_json().encode())])

@@ -262,9 +262,9 @@ def test_publish_event_reaches_consumer(amqp_settings):
     thread.start()
     try:
         assert ready.wait(timeout=10)
-        amqp.publish_event("worker.x", b"not bound")
-        amqp.publish_event("job.1", b"boom")
-        amqp.publish_event("job.2", b'{"kind": "progress"}')
+        amqp.publish_events([("worker.x", b"not bound")])
+        amqp.publish_events([("job.1", b"boom")])
+        amqp.publish_events([("job.2", b'{"kind": "progress"}')])
         wait_until(lambda: received, timeout=10, what="the event")
     finally:
         stop.set()
@@ -285,9 +285,9 @@ def test_publish_event_unreachable_broker_backs_off(settings):
     settings.JOBS_UI = {**settings.JOBS_UI, "AMQP_URL": UNREACHABLE_URL}
 
     with pytest.raises(BrokerError, match="Could not connect"):
-        amqp.publish_event("job.1", b"{}")
+        amqp.publish_events([("job.1", b"{}")])
     with pytest.raises(BrokerError, match="moments ago"):
-        amqp.publish_event("job.1", b"{}")
+        amqp.publish_events([("job.1", b"{}")])
 
 
 def test_amqp_url_not_set_raises_broker_error(settings):
