@@ -101,8 +101,7 @@ class BrokerFeed:
                     break
         finally:
             worker.wakers.remove(self.consumer.wake)
-            for delivery in self.held:
-                self.consumer.reject(delivery.tag, requeue=True)
+            # Held messages are unsettled: closing returns them to their queues.
             self.consumer.close()
         return True
 
