@@ -146,10 +146,19 @@ class BrokerFeed:
                 self.consumer.reject(delivery.tag, requeue=True)
             self.worker.wakeup.wait(DATABASE_BACKOFF)
             return
-        for job in claimed:
-            self.worker.submit(job)
-        # Prefetch follows the free slots: lower it before the acks let more in.
-        self.consumer.set_capacity(max(self.worker.capacity(), 1))
+        try:
+            # Prefetch follows the free slots, the claimed jobs' included: lower it before the acks let more in.
+            self.consumer.set_capacity(max(capacity - len(claimed), 1))
+            self._settle(deliveries, claimable, claimed)
+        finally:
+            # Optimization: the jobs start once the frames are written, so their threads
+            # do not wait for the GIL meanwhile; their claims protect them until then.
+            for job in claimed:
+                self.worker.submit(job)
+
+    def _settle(
+        self, deliveries: list[amqp.Delivery], claimable: list[tuple[amqp.Delivery, JobMessage]], claimed: list[Job]
+    ) -> None:
         # What each claimed row was when its message was published.
         taken = {(job.pk, job.attempts - 1, job.task_path) for job in claimed}
         settled = len(claimable) == len(deliveries) and not self.held

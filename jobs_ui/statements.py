@@ -9,6 +9,7 @@ and rows are turned into ``Job`` instances with converters prepared once;
 
 from __future__ import annotations
 
+import contextlib
 import uuid
 from collections.abc import Callable, Hashable, Sequence
 from functools import cache
@@ -106,15 +107,13 @@ def _pipelined(alias: str, statements: list[tuple[str, list[Any]]]) -> list[Any]
     connection = connections[alias]
     connection.ensure_connection()
     raw = connection.connection
-    cursors = [psycopg.Cursor(raw) for _ in statements]
-    try:
+    # Errors are Django's, as from Django's cursors.
+    with connection.wrap_database_errors, contextlib.ExitStack() as stack:
+        cursors = [stack.enter_context(psycopg.Cursor(raw)) for _ in statements]
         with raw.pipeline():
             for cursor, (sql, params) in zip(cursors, statements, strict=True):
                 cursor.execute(sql, params)
         return [cursor.fetchone() for cursor in cursors]
-    finally:
-        for cursor in cursors:
-            cursor.close()
 
 
 def _finish_statement(alias: str, job: Job, values: dict[str, Any]) -> tuple[str, list[Any]]:

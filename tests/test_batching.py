@@ -5,9 +5,9 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import connection, connections, transaction
+from django.db import DatabaseError, connection, connections, transaction
 
-from jobs_ui import batching, events
+from jobs_ui import batching, events, statements
 from jobs_ui.claiming import claim_wanted
 from jobs_ui.events import JobEvent
 from jobs_ui.finishing import finish
@@ -114,3 +114,12 @@ def test_renewing_leases_skips_a_row_being_written_instead_of_waiting():
     assert Job.objects.get(pk=free.pk).heartbeat_at is not None
     assert Job.objects.get(pk=busy.pk).heartbeat_at is None
     assert renew_leases("w") == 2
+
+
+def test_a_database_error_in_a_batch_is_djangos_and_writes_nothing():
+    jobs = claimed(2)
+    bad = {"status": None}  # the column is NOT NULL
+    good = {"status": JobStatus.SUCCESSFUL}
+    with pytest.raises(DatabaseError), transaction.atomic():
+        statements.finish_attempts(statements.using(), [(jobs[0], good), (jobs[1], bad)])
+    assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.RUNNING}
