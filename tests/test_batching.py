@@ -13,6 +13,7 @@ from jobs_ui.events import JobEvent
 from jobs_ui.finishing import finish
 from jobs_ui.models import Job, JobStatus, Worker
 from jobs_ui.recovery import renew_leases
+from tests.waiting import wait_for_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -123,3 +124,19 @@ def test_a_database_error_in_a_batch_is_djangos_and_writes_nothing():
     with pytest.raises(DatabaseError), transaction.atomic():
         statements.finish_attempts(statements.using(), [(jobs[0], good), (jobs[1], bad)])
     assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.RUNNING}
+
+
+def test_the_writer_keeps_an_outcome_until_the_database_takes_it(started, caplog):
+    if connection.vendor != "postgresql":
+        pytest.skip("Needs another session's connection to be cut, which SQLite does not have")
+    first, second = claimed(2)
+    finish(first, JobStatus.SUCCESSFUL)
+    wait_for_status(first.pk, JobStatus.SUCCESSFUL)  # the writer's connection is open now
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
+            "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+        )
+    finish(second, JobStatus.SUCCESSFUL)
+    wait_for_status(second.pk, JobStatus.SUCCESSFUL)
+    assert "Could not write 1 job outcome(s); trying again" in caplog.text
