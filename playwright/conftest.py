@@ -11,6 +11,7 @@ from __future__ import annotations
 import contextlib
 import os
 import re
+import time
 from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
@@ -141,11 +142,18 @@ def screenshot() -> Callable[[Any, str], Path]:
             return path
         # A polling panel is replaced several times a second, so Locator.screenshot
         # can keep waiting for a stable element: cut the region out of one page shot.
+        # The panel found may be swapped out before it is measured (then it has no box):
+        # measure again, until a deadline.
         page = target.page
-        box = target.bounding_box()
-        assert box is not None, f"{name}: the element is not on the page"
-        scroll = page.evaluate("[window.scrollX, window.scrollY]")
-        clip = {"x": box["x"] + scroll[0], "y": box["y"] + scroll[1], "width": box["width"], "height": box["height"]}
+        deadline = time.monotonic() + 10
+        while True:
+            clip = target.evaluate(
+                "e => { const r = e.getBoundingClientRect();"
+                " return {x: r.x + window.scrollX, y: r.y + window.scrollY, width: r.width, height: r.height}; }"
+            )
+            if min(clip["width"], clip["height"]) > 0:
+                break
+            assert time.monotonic() < deadline, f"{name}: the element is not shown"
         page.screenshot(path=str(path), full_page=True, clip=clip, animations="disabled")
         return path
 
