@@ -55,12 +55,12 @@ class OutcomeWriter:
         write: Callable[[str, list[Outcome]], list[Any]],
         announce: Callable[[list[Outcome], list[Any]], None],
         on_written: Callable[[], None],
-        wake_above: int = 0,
+        backlog: int = 0,
     ) -> None:
         self._write = write
         self._announce = announce
         self._on_written = on_written
-        self._wake_above = wake_above
+        self._backlog = backlog
         self._queue: queue.SimpleQueue[Outcome | None] = queue.SimpleQueue()
         self._pending = 0
         self._lock = threading.Lock()
@@ -68,10 +68,10 @@ class OutcomeWriter:
         self._thread = threading.Thread(target=self._serve, name="jobs_ui-outcomes", daemon=True)
 
     @property
-    def pending(self) -> int:
-        """Outcomes handed over and not yet committed."""
+    def excess(self) -> int:
+        """Outcomes waiting to be committed beyond ``backlog``: as many new jobs should wait."""
         with self._lock:
-            return self._pending
+            return max(self._pending - self._backlog, 0)
 
     def start(self) -> None:
         self._thread.start()
@@ -94,13 +94,13 @@ class OutcomeWriter:
         try:
             while (batch := _take(self._queue)) is not None:
                 outcomes, closing = batch
-                self._write_all(alias, outcomes, closing)
+                self._write_all(alias, outcomes)
                 if closing:
                     return
         finally:
             connections.close_all()
 
-    def _write_all(self, alias: str, outcomes: list[Outcome], closing: bool) -> None:
+    def _write_all(self, alias: str, outcomes: list[Outcome]) -> None:
         while True:
             try:
                 with transaction.atomic(using=alias):
@@ -110,12 +110,12 @@ class OutcomeWriter:
                 # the heartbeat keeps their jobs' leases alive.
                 logger.exception("Could not write %d job outcome(s); trying again", len(outcomes))
                 connections[alias].close()
-                if closing or self._closing.wait(WRITE_RETRY):
+                if self._closing.wait(WRITE_RETRY):
                     return
                 continue
             break
         with self._lock:
-            was_holding_back = self._pending > self._wake_above
+            was_holding_back = self._pending > self._backlog
             self._pending -= len(outcomes)
         try:
             self._announce(outcomes, written)
@@ -196,21 +196,19 @@ _sender: EventSender | None = None
 
 
 def writer() -> OutcomeWriter | None:
-    """The running outcome writer, unless called from its own thread."""
-    current = _writer
-    if current is None or threading.current_thread() is current._thread:
-        return None
-    return current
+    """The running outcome writer, if this process started one."""
+    return _writer
 
 
 def sender() -> EventSender | None:
     return _sender
 
 
-def start(on_written: Callable[[], None], *, wake_above: int, events: bool) -> None:
+def start(on_written: Callable[[], None], *, backlog: int, events: bool) -> None:
     """Start the writer (and, with ``events``, the sender) for this process.
 
-    ``on_written`` is called after a batch once more than ``wake_above`` outcomes were waiting.
+    More than ``backlog`` outcomes waiting hold back new jobs (``OutcomeWriter.excess``);
+    ``on_written`` is called once a batch written ends that.
     """
     global _writer, _sender
     from jobs_ui.finishing import announce_outcomes, write_outcomes
@@ -220,7 +218,7 @@ def start(on_written: Callable[[], None], *, wake_above: int, events: bool) -> N
 
         _sender = EventSender(send_batch)
         _sender.start()
-    _writer = OutcomeWriter(write_outcomes, announce_outcomes, on_written, wake_above)
+    _writer = OutcomeWriter(write_outcomes, announce_outcomes, on_written, backlog)
     _writer.start()
 
 

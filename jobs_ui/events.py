@@ -106,7 +106,7 @@ def publish(event: JobEvent) -> None:
             sender.put(event)
             return
         try:
-            _publish_amqp(event)
+            send_batch([event])
         except Exception:
             logger.warning("Could not publish event for job %s", event.job_id, exc_info=True)
 
@@ -116,9 +116,3 @@ def send_batch(events: list[JobEvent]) -> None:
     from jobs_ui import amqp
 
     amqp.publish_events([(event.routing_key, event.to_json().encode()) for event in events])
-
-
-def _publish_amqp(event: JobEvent) -> None:
-    from jobs_ui import amqp
-
-    amqp.publish_events([(event.routing_key, event.to_json().encode())])

@@ -145,24 +145,13 @@ def retry(job: Job, *, error_class: str, message: str, traceback: str = "", dela
             base = 1.0
         delay = base * 2 ** max(job.attempts - 1, 0)
         delay += random.uniform(0, delay * 0.1)
-    updated = _attempt(job).update(
-        status=JobStatus.READY,
+    return _back_to_ready(
+        job,
         run_after=timezone.now() + timedelta(seconds=delay),
-        worker_id="",
-        heartbeat_at=None,
-        dispatched_at=None,
         error_class=error_class,
         error_message=message,
         error_traceback=traceback,
-        workspace=job.workspace,
     )
-    if updated:
-        job.refresh_from_db()
-        publish(JobEvent.for_job(job, "retry"))
-        from jobs_ui.launching import dispatch
-
-        dispatch(job)
-    return bool(updated)
 
 
 def hand_back(job: Job) -> bool:
@@ -170,13 +159,18 @@ def hand_back(job: Job) -> bool:
 
     The attempt number stays, so writes of the interrupted attempt remain fenced off.
     """
+    return _back_to_ready(job, max_attempts=F("max_attempts") + 1)
+
+
+def _back_to_ready(job: Job, **fields: Any) -> bool:
+    """Make this attempt's job READY again with ``fields``, announce it and dispatch it."""
     updated = _attempt(job).update(
         status=JobStatus.READY,
         worker_id="",
         heartbeat_at=None,
         dispatched_at=None,
-        max_attempts=F("max_attempts") + 1,
         workspace=job.workspace,
+        **fields,
     )
     if updated:
         job.refresh_from_db()

@@ -87,7 +87,7 @@ def create_job(
         transaction.on_commit(lambda: dispatch(job), using=using)
         return job
     with transaction.atomic(using=using):
-        if owner is not None and config["MAX_UNFINISHED_JOBS_PER_USER"] is not None:
+        if capped:
             _lock_owner(owner, using)
         if task.unique:
             existing = _insert_unique(job, using)
@@ -96,7 +96,7 @@ def create_job(
         else:
             # Optimization: no savepoint; only a unique job's INSERT may fail on purpose.
             job.save(using=using, force_insert=True)
-        if owner is not None:
+        if capped:
             _enforce_cap(owner, using)
         transaction.on_commit(lambda: dispatch(job), using=using)
     return job

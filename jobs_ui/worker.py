@@ -75,8 +75,7 @@ class Worker:
         left = self.pool.free
         writer = batching.writer()
         if writer is not None:
-            # Outcomes waiting to be written hold back new jobs once they outnumber the slots.
-            left -= max(writer.pending - 4 * self.pool.concurrency, 0)
+            left -= writer.excess
         if self.options.max_jobs is not None:
             left = min(left, self.options.max_jobs - self.taken)
         return max(left, 0)
@@ -108,7 +107,8 @@ class Worker:
         # short moments; each must get the GIL back soon after, not after 5 ms.
         sys.setswitchinterval(SWITCH_INTERVAL)
         batch_outcome_counts()
-        batching.start(self._wake, wake_above=4 * self.pool.concurrency, events=bool(get_config()["AMQP_URL"]))
+        # Outcomes waiting to be written hold back new jobs once they are four times the slots.
+        batching.start(self._wake, backlog=4 * self.pool.concurrency, events=bool(get_config()["AMQP_URL"]))
         self.pool.start()
         self._register()
         housekeeping = threading.Thread(target=self._housekeeping, name="jobs_ui-housekeeping", daemon=True)

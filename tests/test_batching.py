@@ -27,7 +27,7 @@ def claimed(n: int, worker_id: str = "w") -> list[Job]:
 def started():
     """Start the writer and sender as a worker process does; stop them after the test."""
     woken = threading.Event()
-    batching.start(woken.set, wake_above=0, events=False)
+    batching.start(woken.set, backlog=0, events=False)
     yield woken
     batching.stop()
 
