@@ -235,9 +235,9 @@ class Delivery:
 class QueueConsumer:
     """Consumes ``queues`` with manual ack on a connection of its own; use it from one thread.
 
-    The channel-wide prefetch follows ``set_capacity()``: at most that many messages
-    wait unsettled in this process, and with capacity 0 the consumers are cancelled,
-    so no message waits here while another consumer has room for it.
+    At most ``prefetch`` messages (channel-wide) wait unsettled in this process;
+    ``pause()`` cancels the consumers, so no message waits here while another
+    consumer has room for it, and ``resume()`` starts them again.
     """
 
     def __init__(self, queues: list[str]) -> None:
@@ -245,33 +245,27 @@ class QueueConsumer:
         self._connection: Any = None
         self._channel: Any = None
         self._tags: list[str] = []
-        self._capacity = -1
         self._received: list[Delivery] = []
         self._woken = threading.Event()
 
-    def open(self, capacity: int) -> None:
+    def open(self, prefetch: int) -> None:
         with _errors():
             self._connection = _connect()
             self._channel = self._connection.channel()
-        self.set_capacity(capacity)
+            self._channel.basic_qos(prefetch_count=prefetch, global_qos=True)
+        self.resume()
 
-    def set_capacity(self, capacity: int) -> None:
-        """Let at most ``capacity`` messages wait unsettled here; call it before ``ack()``."""
-        if capacity == self._capacity:
-            return
+    def pause(self) -> None:
+        """Stop receiving messages; those received but not yet handed out are requeued by pika."""
         with _errors():
-            if capacity > 0:
-                # Optimization: sent without waiting for Qos-Ok; the broker applies it
-                # before the acks that follow on the channel, which is all that matters.
-                self._channel._impl.basic_qos(prefetch_count=capacity, global_qos=True)
-                if not self._tags:
-                    self._tags = [self._channel.basic_consume(queue, self._receive) for queue in self.queues]
-            else:
-                # Messages received but not yet handed out are requeued by pika.
-                for tag in self._tags:
-                    self._channel.basic_cancel(tag)
-                self._tags = []
-        self._capacity = capacity
+            for tag in self._tags:
+                self._channel.basic_cancel(tag)
+        self._tags = []
+
+    def resume(self) -> None:
+        if not self._tags:
+            with _errors():
+                self._tags = [self._channel.basic_consume(queue, self._receive) for queue in self.queues]
 
     def poll(self, timeout: float) -> list[Delivery]:
         """Wait up to ``timeout`` seconds (less once a message or a ``wake()`` arrives)."""
@@ -304,7 +298,7 @@ class QueueConsumer:
         if self._connection is not None:
             _close_connection(self._connection)
         self._connection = self._channel = None
-        self._tags, self._capacity = [], -1
+        self._tags = []
 
     def _receive(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
         self._received.append(Delivery(method.delivery_tag, method.routing_key, bytes(body), method.redelivered))

@@ -72,11 +72,13 @@ class BrokerFeed:
     The claim, not the unacked message, protects the job from then on (its lease
     in the database), so a long job never meets RabbitMQ's ``consumer_timeout``.
 
-    The prefetch follows the free slots. While every slot is busy it stays at one
-    rather than cancelling the consumers, which would cost two round trips each time
-    a short job frees its slot: that one message waits at most ``HOLD`` seconds for a
-    slot, then goes back to its queue for another worker, and the consumers are
-    cancelled until a slot frees.
+    Unsettled messages are those not claimed yet, and at most one per slot waits
+    here (the channel's prefetch is the pool's concurrency): the next message is
+    already in the process when a slot frees. Optimization: the prefetch is set
+    once. Changing it as slots fill and free cost a round trip to the broker each
+    time, which halved the rate of short jobs. A message received while every slot
+    is busy waits at most ``HOLD`` seconds for one, then goes back to its queue for
+    another worker, and the consumers pause until a slot frees.
     """
 
     def __init__(self, worker: Worker) -> None:
@@ -90,8 +92,8 @@ class BrokerFeed:
         """Feed the pool until the worker takes no more jobs; ``BrokerError`` when the broker fails."""
         worker = self.worker
         declare_queues(worker.queues)
-        self.consumer.open(worker.capacity())
-        worker.wakers.append(self.consumer.wake)
+        self.consumer.open(worker.pool.concurrency)
+        worker.wakers.append(self.wake)
         try:
             while worker.taking():
                 deliveries = self._next()
@@ -100,20 +102,31 @@ class BrokerFeed:
                 elif not self.held and worker.has_finished():
                     break
         finally:
-            worker.wakers.remove(self.consumer.wake)
+            worker.wakers.remove(self.wake)
             # Held messages are unsettled: closing returns them to their queues.
             self.consumer.close()
         return True
 
+    def wake(self) -> None:
+        """Called when a slot frees or the worker stops: end the wait for messages if it matters."""
+        # Optimization: a freed slot matters only to a feed waiting for one; waking the
+        # consumer's connection for every job cost a system call and a loop pass each.
+        worker = self.worker
+        if self.held or self.parked or not worker.taking() or (worker.options.until_done and worker.pool.idle):
+            self.consumer.wake()
+
     def _next(self) -> list[amqp.Delivery]:
-        capacity = self.worker.capacity()
-        if self.held and capacity > 0:
-            held, self.held = self.held, []
-            return held
-        if self.held and time.monotonic() - self.held_since >= HOLD:
-            self._give_back()
-        self.parked = self.parked and capacity == 0
-        self.consumer.set_capacity(capacity if self.parked else max(capacity, 1))
+        # Whoever frees a slot reads ``held`` and ``parked`` after freeing it (wake()), and
+        # they are written here before the capacity is read: one side sees the other.
+        if self.held:
+            if self.worker.capacity() > 0:
+                held, self.held = self.held, []
+                return held
+            if time.monotonic() - self.held_since >= HOLD:
+                self._give_back()
+        if self.parked and self.worker.capacity() > 0:
+            self.consumer.resume()
+            self.parked = False
         timeout = HOLD - (time.monotonic() - self.held_since) if self.held else BROKER_POLL
         return self.consumer.poll(max(timeout, 0.0))
 
@@ -147,8 +160,6 @@ class BrokerFeed:
             self.worker.wakeup.wait(DATABASE_BACKOFF)
             return
         try:
-            # Prefetch follows the free slots, the claimed jobs' included: lower it before the acks let more in.
-            self.consumer.set_capacity(max(capacity - len(claimed), 1))
             self._settle(deliveries, claimable, claimed)
         finally:
             # Optimization: the jobs start once the frames are written, so their threads
@@ -181,11 +192,11 @@ class BrokerFeed:
 
     def _give_back(self) -> None:
         """Return held messages to their queues, and stop consuming until a slot frees."""
+        self.parked = True
+        self.consumer.pause()
         for delivery in self.held:
             self.consumer.reject(delivery.tag, requeue=True)
         self.held = []
-        self.parked = True
-        self.consumer.set_capacity(0)
 
     def _dead_letter(self, delivery: amqp.Delivery, reason: str, *, ack: bool = True) -> None:
         logger.error("Dead-lettered a message from %s: %s", delivery.queue, reason)

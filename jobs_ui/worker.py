@@ -89,7 +89,7 @@ class Worker:
 
         A job delayed by ``run_after`` on its first attempt does not keep the worker.
         """
-        if not self.options.until_done or self.pool.free < self.pool.concurrency:
+        if not self.options.until_done or not self.pool.idle:
             return False
         mine = Job.objects.ready().filter(executor="worker", queue_name__in=self.queues)
         mine = mine.exclude(task_path__in=self.exclude_tasks)

@@ -53,6 +53,12 @@ class BasePool(ABC):
         with self._changed:
             return self.concurrency - len(self._running)
 
+    @property
+    def idle(self) -> bool:
+        """No job runs here."""
+        with self._changed:
+            return not self._running
+
     def running(self) -> list[Job]:
         with self._changed:
             return [entry.job for entry in self._running.values()]
