@@ -96,6 +96,9 @@ class Job(models.Model):
         blank=True,
         on_delete=models.CASCADE,
         related_name="jobs_ui_jobs",
+        # The index "jobs_ui_job_owner_idx" (owner, -enqueued_at) serves lookups by owner;
+        # a second one would only cost a write on every change of a row.
+        db_index=False,
     )
     public = models.BooleanField(default=False)
     unique_key = models.CharField(max_length=64, blank=True, default="")
