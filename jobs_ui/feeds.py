@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from django.db import DatabaseError
 
-from jobs_ui import amqp
+from jobs_ui import amqp, wakeups
 from jobs_ui.claiming import claim_due, claim_wanted
 from jobs_ui.conf import get_config
 from jobs_ui.dispatch import InvalidJobMessage, JobMessage, dead_letter_queue, declare_queues, forget_message, job_queue
@@ -32,9 +32,15 @@ DATABASE_BACKOFF = 1.0
 def feed_from_database(worker: Worker, until: float | None = None) -> bool:
     """Claim due READY rows while the pool has room; poll every ``WORKER_IDLE_POLL`` only while idle.
 
+    On PostgreSQL a job committed meanwhile ends the idle wait at once (``jobs_ui.wakeups``).
     Returns True once the worker takes no more jobs, False when ``until`` (a
     ``time.monotonic()`` value) has passed.
     """
+    with wakeups.listening(worker.queues, worker.wakeup.set):
+        return _claim_from_database(worker, until)
+
+
+def _claim_from_database(worker: Worker, until: float | None) -> bool:
     idle_poll = get_config()["WORKER_IDLE_POLL"]
     while worker.taking():
         worker.wakeup.clear()

@@ -4,6 +4,7 @@ import logging
 
 from django.core import checks
 
+from jobs_ui import wakeups
 from jobs_ui.conf import get_config
 from jobs_ui.executors.base import BaseExecutor
 from jobs_ui.models import Job
@@ -16,7 +17,8 @@ class WorkerExecutor(BaseExecutor):
 
     With ``AMQP_URL``, each committed job is published to RabbitMQ (durable queue
     per ``queue_name``, persistent message, publisher confirms); without it,
-    workers claim READY rows from the database themselves.
+    workers claim READY rows from the database themselves (woken by ``NOTIFY``
+    on PostgreSQL, see ``jobs_ui.wakeups``).
     """
 
     name = "worker"
@@ -28,7 +30,8 @@ class WorkerExecutor(BaseExecutor):
     def dispatch_many(self, jobs: list[Job]) -> None:
         """Hand over several committed READY jobs (bulk creation). Never raises."""
         if not get_config()["AMQP_URL"]:
-            # Workers find committed READY rows themselves.
+            # Workers find committed READY rows themselves; on PostgreSQL, idle ones are woken now.
+            wakeups.notify(job.queue_name for job in jobs)
             return
         from jobs_ui.dispatch import dispatch
 

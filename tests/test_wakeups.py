@@ -1,0 +1,103 @@
+"""Without a broker, on PostgreSQL, a committed job wakes idle workers at once (LISTEN/NOTIFY)."""
+
+from __future__ import annotations
+
+import threading
+
+import pytest
+from django.db import connection, transaction
+
+import jobs_ui
+from jobs_ui import wakeups
+from jobs_ui.models import Job, JobStatus, Worker, WorkerState
+from tests import tasks
+from tests.waiting import wait_for_status, wait_until
+
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's"),
+]
+
+
+@pytest.fixture
+def worker_jobs(settings):
+    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker", "AMQP_URL": None}
+
+
+class Wakes:
+    """Counts a listener's wake-ups."""
+
+    def __init__(self) -> None:
+        self.count = 0
+        self._changed = threading.Condition()
+
+    def __call__(self) -> None:
+        with self._changed:
+            self.count += 1
+            self._changed.notify_all()
+
+    def wait_for(self, n: int, timeout: float = 10.0) -> bool:
+        with self._changed:
+            return self._changed.wait_for(lambda: self.count >= n, timeout)
+
+
+@pytest.fixture
+def wakes():
+    """Wake-ups of a listener on the queues "default" and "marker", counted once it listens."""
+    counter = Wakes()
+    with wakeups.listening(["default", "marker"], counter) as listener:
+        assert listener is not None
+        wait_until(listener.listening.is_set, what="the listener to listen")
+        # Listening starts with one wake-up, for jobs committed before.
+        assert counter.wait_for(1)
+        counter.count = 0
+        yield counter
+
+
+def send_marker() -> None:
+    # Notifications from one session arrive in commit order: once the marker's wake-up
+    # is counted, every notification sent before it has been seen.
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [wakeups.CHANNEL, "marker"])
+
+
+def test_a_committed_job_wakes_listeners_of_its_queue(worker_jobs, wakes):
+    tasks.append_line.enqueue("/dev/null", "x")
+    assert wakes.wait_for(1)
+
+
+def test_bulk_creation_wakes_once_per_queue(worker_jobs, wakes):
+    jobs_ui.enqueue_many(tasks.append_line, [["/dev/null", "a"], ["/dev/null", "b"]])
+    send_marker()
+    assert wakes.wait_for(2)
+    assert wakes.count == 2
+
+
+def test_jobs_of_other_queues_do_not_wake(worker_jobs, wakes):
+    tasks.append_line.using(queue_name="other").enqueue("/dev/null", "x")
+    send_marker()
+    assert wakes.wait_for(1)
+    assert wakes.count == 1
+
+
+def test_no_wake_up_for_a_launch_that_rolls_back(worker_jobs, wakes):
+    with transaction.atomic():
+        tasks.append_line.enqueue("/dev/null", "x")
+        transaction.set_rollback(True)
+    assert Job.objects.count() == 0
+    send_marker()
+    assert wakes.wait_for(1)
+    assert wakes.count == 1
+
+
+def test_an_idle_worker_takes_a_new_job_long_before_its_next_poll(worker_jobs, settings, start_worker, lines):
+    settings.JOBS_UI = {**settings.JOBS_UI, "WORKER_IDLE_POLL": 300.0}
+    worker = start_worker("--max-jobs", "2")
+    wait_until(lambda: Worker.objects.filter(state=WorkerState.ONLINE).exists(), what="the worker to register")
+    first = tasks.append_line.enqueue(lines.path, "first")
+    wait_for_status(first.id, JobStatus.SUCCESSFUL, timeout=30)
+    # The worker now waits for its next poll, five minutes away: only the notification can wake it.
+    second = tasks.append_line.enqueue(lines.path, "second")
+    wait_for_status(second.id, JobStatus.SUCCESSFUL, timeout=30)
+    assert worker.wait() == 0
+    assert lines.read() == ["first", "second"]
