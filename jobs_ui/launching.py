@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connections, router, transaction
 
-from jobs_ui import statements
+from jobs_ui import statements, wakeups
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
 from jobs_ui.jsonutil import encode_limited
@@ -80,6 +80,10 @@ def create_job(
     if not capped and not task.unique:
         # Optimization: one INSERT needs no transaction of its own (nor its round trips);
         # inside the caller's transaction, dispatch still waits for its commit.
+        if wakeups.notified_by_insert(job, using):
+            # Optimization: the INSERT itself wakes the workers, which is all dispatch would do.
+            statements.insert_job(using, job, notify=wakeups.CHANNEL)
+            return job
         if statements.supported(using):
             statements.insert_job(using, job)
         else:

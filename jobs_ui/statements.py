@@ -138,26 +138,35 @@ def _finish_statement(alias: str, job: Job, values: dict[str, Any]) -> tuple[str
     return sql, params
 
 
-def insert_job(alias: str, job: Job) -> None:
-    """INSERT the new ``job`` (in the caller's transaction, if any); ``enqueued_at`` comes from the database."""
+def insert_job(alias: str, job: Job, *, notify: str = "") -> None:
+    """INSERT the new ``job`` (in the caller's transaction, if any); ``enqueued_at`` comes from the database.
+
+    With ``notify`` (PostgreSQL), the same statement sends ``NOTIFY notify, queue_name``,
+    delivered when the row is committed.
+    """
     connection = connections[alias]
-    fields, sql = _insert_statement(alias)
+    fields, sql = _insert_statement(alias, bool(notify))
     params = [field.get_db_prep_save(field.pre_save(job, True), connection) for field in fields]
+    if notify:
+        params.append(notify)
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
-        (enqueued_at,) = cursor.fetchone()
+        enqueued_at = cursor.fetchone()[0]
     job.enqueued_at = _convert(alias, "enqueued_at", enqueued_at)
     job._state.adding = False
     job._state.db = alias
 
 
 @cache
-def _insert_statement(alias: str) -> tuple[list[Field[Any, Any]], str]:
+def _insert_statement(alias: str, notify: bool) -> tuple[list[Field[Any, Any]], str]:
     # enqueued_at is left to its database default (the database's clock).
     fields = [field for field in Job._meta.concrete_fields if field.attname != "enqueued_at"]
     columns = ", ".join(_q(alias, str(field.column)) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    sql = f"INSERT INTO {_table(alias)} ({columns}) VALUES ({placeholders}) RETURNING {_q(alias, 'enqueued_at')}"
+    returning = _q(alias, "enqueued_at")
+    if notify:
+        returning += f", pg_notify(%s, {_q(alias, 'queue_name')})"
+    sql = f"INSERT INTO {_table(alias)} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
     return fields, sql
 
 

@@ -13,8 +13,12 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
+from typing import TYPE_CHECKING
 
 from django.db import DatabaseError, connections, router
+
+if TYPE_CHECKING:
+    from jobs_ui.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -33,6 +37,13 @@ def _alias() -> str:
 
 def supported() -> bool:
     return connections[_alias()].vendor == "postgresql"
+
+
+def notified_by_insert(job: Job, alias: str) -> bool:
+    """Whether the INSERT of ``job`` should send the notification itself (a worker job, no broker, PostgreSQL)."""
+    from jobs_ui.conf import get_config
+
+    return job.executor == "worker" and not get_config()["AMQP_URL"] and connections[alias].vendor == "postgresql"
 
 
 def notify(queue_names: Iterable[str]) -> None:
