@@ -101,3 +101,25 @@ def test_an_idle_worker_takes_a_new_job_long_before_its_next_poll(worker_jobs, s
     wait_for_status(second.id, JobStatus.SUCCESSFUL, timeout=30)
     assert worker.wait() == 0
     assert lines.read() == ["first", "second"]
+
+
+def listening_backends() -> list[int]:
+    with connection.cursor() as cursor:
+        cursor.execute(
+            "SELECT pid FROM pg_stat_activity WHERE datname = current_database() AND query = %s",
+            [f"LISTEN {wakeups.CHANNEL}"],
+        )
+        return [pid for (pid,) in cursor.fetchall()]
+
+
+def test_the_listener_listens_again_after_losing_its_connection(worker_jobs, wakes, caplog):
+    (lost,) = wait_until(listening_backends, what="the listener's database session")
+    with connection.cursor() as cursor:
+        cursor.execute("SELECT pg_terminate_backend(%s)", [lost])
+    wait_until(lambda: [pid for pid in listening_backends() if pid != lost], what="a new listening session")
+    assert "Stopped listening for new jobs" in caplog.text
+    # Listening again starts with a wake-up, as the first time.
+    assert wakes.wait_for(1)
+    wakes.count = 0
+    tasks.append_line.enqueue("/dev/null", "x")
+    assert wakes.wait_for(1)
