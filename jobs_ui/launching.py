@@ -12,9 +12,10 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connections, router, transaction
 
-from jobs_ui import statements, wakeups
+from jobs_ui import statements
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
+from jobs_ui.executors import get_executor
 from jobs_ui.jsonutil import encode_limited
 from jobs_ui.models import Job
 
@@ -79,16 +80,15 @@ def create_job(
     capped = owner is not None and config["MAX_UNFINISHED_JOBS_PER_USER"] is not None
     if not capped and not task.unique:
         # Optimization: one INSERT needs no transaction of its own (nor its round trips);
-        # inside the caller's transaction, dispatch still waits for its commit.
-        if wakeups.notified_by_insert(job, using):
-            # Optimization: the INSERT itself wakes the workers, which is all dispatch would do.
-            statements.insert_job(using, job, notify=wakeups.CHANNEL)
-            return job
+        # inside the caller's transaction, dispatch still waits for its commit. When
+        # dispatching is only a NOTIFY, the INSERT sends it itself (on commit).
+        notify = get_executor(job.executor).insert_notification(using)
         if statements.supported(using):
-            statements.insert_job(using, job)
+            statements.insert_job(using, job, notify=notify)
         else:
             job.save(using=using, force_insert=True)
-        transaction.on_commit(lambda: dispatch(job), using=using)
+        if not notify:
+            transaction.on_commit(lambda: dispatch(job), using=using)
         return job
     with transaction.atomic(using=using):
         if capped:
@@ -140,8 +140,6 @@ def _enforce_cap(owner: Any, using: str) -> None:
 
 
 def dispatch(job: Job) -> None:
-    from jobs_ui.executors import get_executor
-
     get_executor(job.executor).dispatch(job)
 
 

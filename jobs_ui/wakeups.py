@@ -13,12 +13,10 @@ import contextlib
 import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
-from typing import TYPE_CHECKING
 
-from django.db import DatabaseError, connections, router
+from django.db import DatabaseError, connections
 
-if TYPE_CHECKING:
-    from jobs_ui.models import Job
+from jobs_ui.statements import using
 
 logger = logging.getLogger(__name__)
 
@@ -29,21 +27,8 @@ LISTEN_CHECK = 0.5
 LISTEN_RETRY = 2.0
 
 
-def _alias() -> str:
-    from jobs_ui.models import Job
-
-    return router.db_for_write(Job)
-
-
 def supported() -> bool:
-    return connections[_alias()].vendor == "postgresql"
-
-
-def notified_by_insert(job: Job, alias: str) -> bool:
-    """Whether the INSERT of ``job`` should send the notification itself (a worker job, no broker, PostgreSQL)."""
-    from jobs_ui.conf import get_config
-
-    return job.executor == "worker" and not get_config()["AMQP_URL"] and connections[alias].vendor == "postgresql"
+    return connections[using()].vendor == "postgresql"
 
 
 def notify(queue_names: Iterable[str]) -> None:
@@ -52,7 +37,7 @@ def notify(queue_names: Iterable[str]) -> None:
     if not names or not supported():
         return
     try:
-        with connections[_alias()].cursor() as cursor:
+        with connections[using()].cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, name) FROM unnest(%s::text[]) AS name", [CHANNEL, names])
     except DatabaseError:
         # The job is committed: a worker finds it at its next idle poll.
@@ -88,7 +73,7 @@ class ReadyListener:
 
     def _listen(self) -> None:
         # A connection of its own, outside Django's per-thread handler: it only waits.
-        database = connections.create_connection(_alias())
+        database = connections.create_connection(using())
         try:
             database.ensure_connection()
             raw = database.connection

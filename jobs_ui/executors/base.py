@@ -28,6 +28,10 @@ class BaseExecutor(ABC):
     def dispatch(self, job: Job) -> None:
         """Hand over a committed READY job. Must not raise: a job not handed over waits as READY."""
 
+    def insert_notification(self, alias: str) -> str:
+        """A ``NOTIFY`` channel that the INSERT of a new job may signal instead of ``dispatch()``; "" for none."""
+        return ""
+
     def stop(self, timeout: float = 10.0) -> None:
         """Stop what this executor runs in this process."""
         raise NotImplementedError("This executor does not support stop()")

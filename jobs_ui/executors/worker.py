@@ -3,6 +3,7 @@ from __future__ import annotations
 import logging
 
 from django.core import checks
+from django.db import connections
 
 from jobs_ui import wakeups
 from jobs_ui.conf import get_config
@@ -26,6 +27,12 @@ class WorkerExecutor(BaseExecutor):
 
     def dispatch(self, job: Job) -> None:
         self.dispatch_many([job])
+
+    def insert_notification(self, alias: str) -> str:
+        # Without a broker on PostgreSQL, dispatching is only the notification.
+        if get_config()["AMQP_URL"] or connections[alias].vendor != "postgresql":
+            return ""
+        return wakeups.CHANNEL
 
     def dispatch_many(self, jobs: list[Job]) -> None:
         """Hand over several committed READY jobs (bulk creation). Never raises."""
