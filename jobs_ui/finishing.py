@@ -13,7 +13,7 @@ from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs_ui import batching, statements
+from jobs_ui import batching, final_writes, statements
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.models import Job, JobStatus, Worker
 
@@ -65,7 +65,7 @@ def write_outcomes(alias: str, outcomes: list[batching.Outcome]) -> list[tuple[A
 
     For each: ``(finished_at, result_expires_at)``, or None when the attempt no longer owned its job.
     """
-    return statements.finish_attempts(alias, [(outcome.job, outcome.values) for outcome in outcomes])
+    return final_writes.finish_attempts(alias, [(outcome.job, outcome.values) for outcome in outcomes])
 
 
 def announce_outcomes(outcomes: list[batching.Outcome], written: list[tuple[Any, Any] | None]) -> None:

@@ -9,7 +9,6 @@ and rows are turned into ``Job`` instances with converters prepared once;
 
 from __future__ import annotations
 
-import contextlib
 import uuid
 from collections.abc import Callable, Hashable, Sequence
 from functools import cache
@@ -45,13 +44,13 @@ def claim_wanted(alias: str, worker_id: str, wanted: Sequence[Wanted]) -> list[J
     connection = connections[alias]
     alternatives, params = [], []
     for job_id, attempts, task_path in wanted:
-        where = [f"{_q(alias, 'id')} = %s"]
+        where = [f"{quote(alias, 'id')} = %s"]
         params.append(Job._meta.pk.get_db_prep_value(job_id, connection))
         if attempts is not None:
-            where.append(f"{_q(alias, 'attempts')} = %s")
+            where.append(f"{quote(alias, 'attempts')} = %s")
             params.append(attempts)
         if task_path is not None:
-            where.append(f"{_q(alias, 'task_path')} = %s")
+            where.append(f"{quote(alias, 'task_path')} = %s")
             params.append(task_path)
         alternatives.append(f"({' AND '.join(where)})")
     return _claim(alias, worker_id, f"({' OR '.join(alternatives)})", params)
@@ -73,69 +72,8 @@ def claim_first(alias: str, worker_id: str, key: Hashable, candidates: Callable[
     if connections[alias].vendor == "postgresql":
         # Not "IN (subquery)": PostgreSQL may run that as a semi-join that evaluates
         # the LIMIT once per outer row, claiming more rows than asked for.
-        return _claim(alias, worker_id, f"{_q(alias, 'id')} = ANY(ARRAY({sql}))", list(params))
-    return _claim(alias, worker_id, f"{_q(alias, 'id')} IN ({sql})", list(params))
-
-
-def finish_attempts(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]) -> list[tuple[Any, Any] | None]:
-    """Write each ``(job, values)`` if the job's attempt still owns the row (in the caller's transaction).
-
-    For each: ``(finished_at, result_expires_at)``, or None when another attempt owns the job.
-    """
-    connection = connections[alias]
-    statements = [_finish_statement(alias, job, values) for job, values in attempts]
-    if connection.vendor == "postgresql" and len(statements) > 1:
-        rows = _pipelined(alias, statements)
-    else:
-        rows = []
-        with connection.cursor() as cursor:
-            for sql, params in statements:
-                cursor.execute(sql, params)
-                rows.append(cursor.fetchone())
-    returned = ("finished_at", "result_expires_at")
-    return [
-        None if row is None else (_convert(alias, returned[0], row[0]), _convert(alias, returned[1], row[1]))
-        for row in rows
-    ]
-
-
-def _pipelined(alias: str, statements: list[tuple[str, list[Any]]]) -> list[Any]:
-    # Optimization: psycopg's pipeline mode sends every statement before reading any
-    # answer, so a batch costs one round trip to PostgreSQL instead of one per job.
-    import psycopg
-
-    connection = connections[alias]
-    connection.ensure_connection()
-    raw = connection.connection
-    # Errors are Django's, as from Django's cursors.
-    with connection.wrap_database_errors, contextlib.ExitStack() as stack:
-        cursors = [stack.enter_context(psycopg.Cursor(raw)) for _ in statements]
-        with raw.pipeline():
-            for cursor, (sql, params) in zip(cursors, statements, strict=True):
-                cursor.execute(sql, params)
-        return [cursor.fetchone() for cursor in cursors]
-
-
-def _finish_statement(alias: str, job: Job, values: dict[str, Any]) -> tuple[str, list[Any]]:
-    connection = connections[alias]
-    sets, params = [], []
-    for name, value in values.items():
-        field = Job._meta.get_field(name)
-        assert isinstance(field, Field)
-        if isinstance(value, Expression):
-            sql, expression_params = _compile(alias, value)
-            sets.append(f"{_q(alias, field.column)} = {sql}")
-            params.extend(expression_params)
-        else:
-            sets.append(f"{_q(alias, field.column)} = %s")
-            params.append(field.get_db_prep_save(value, connection))
-    params += [Job._meta.pk.get_db_prep_value(job.pk, connection), job.attempts, JobStatus.RUNNING.value]
-    sql = (
-        f"UPDATE {_table(alias)} SET {', '.join(sets)} WHERE {_q(alias, 'id')} = %s "
-        f"AND {_q(alias, 'attempts')} = %s AND ({_q(alias, 'status')} = %s) IS TRUE "
-        f"RETURNING {_q(alias, 'finished_at')}, {_q(alias, 'result_expires_at')}"
-    )
-    return sql, params
+        return _claim(alias, worker_id, f"{quote(alias, 'id')} = ANY(ARRAY({sql}))", list(params))
+    return _claim(alias, worker_id, f"{quote(alias, 'id')} IN ({sql})", list(params))
 
 
 def insert_job(alias: str, job: Job, *, notify: str = "") -> None:
@@ -152,7 +90,7 @@ def insert_job(alias: str, job: Job, *, notify: str = "") -> None:
     with connection.cursor() as cursor:
         cursor.execute(sql, params)
         enqueued_at = cursor.fetchone()[0]
-    job.enqueued_at = _convert(alias, "enqueued_at", enqueued_at)
+    job.enqueued_at = to_python(alias, "enqueued_at", enqueued_at)
     job._state.adding = False
     job._state.db = alias
 
@@ -161,12 +99,12 @@ def insert_job(alias: str, job: Job, *, notify: str = "") -> None:
 def _insert_statement(alias: str, notify: bool) -> tuple[list[Field[Any, Any]], str]:
     # enqueued_at is left to its database default (the database's clock).
     fields = [field for field in Job._meta.concrete_fields if field.attname != "enqueued_at"]
-    columns = ", ".join(_q(alias, str(field.column)) for field in fields)
+    columns = ", ".join(quote(alias, str(field.column)) for field in fields)
     placeholders = ", ".join(["%s"] * len(fields))
-    returning = _q(alias, "enqueued_at")
+    returning = quote(alias, "enqueued_at")
     if notify:
-        returning += f", pg_notify(%s, {_q(alias, 'queue_name')})"
-    sql = f"INSERT INTO {_table(alias)} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
+        returning += f", pg_notify(%s, {quote(alias, 'queue_name')})"
+    sql = f"INSERT INTO {table(alias)} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
     return fields, sql
 
 
@@ -177,11 +115,16 @@ def mark_dispatched(alias: str, job_ids: Sequence[Any]) -> None:
     """
     connection = connections[alias]
     ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id in job_ids]
-    table, pk, status, dispatched = _table(alias), _q(alias, "id"), _q(alias, "status"), _q(alias, "dispatched_at")
+    jobs, pk, status, dispatched = (
+        table(alias),
+        quote(alias, "id"),
+        quote(alias, "status"),
+        quote(alias, "dispatched_at"),
+    )
     with transaction.atomic(using=alias), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(
-            f"UPDATE {table} SET {dispatched} = {_now(alias)} WHERE {pk} IN (SELECT {pk} FROM {table} "
+            f"UPDATE {jobs} SET {dispatched} = {now_sql(alias)} WHERE {pk} IN (SELECT {pk} FROM {jobs} "
             f"WHERE {pk} = ANY(%s) AND ({status} = %s) IS TRUE AND {dispatched} IS NULL FOR UPDATE SKIP LOCKED)",
             [ids, JobStatus.READY.value],
         )
@@ -194,17 +137,17 @@ def mark_dispatched(alias: str, job_ids: Sequence[Any]) -> None:
 
 
 def _claim(alias: str, worker_id: str, where: str, params: list[Any]) -> list[Job]:
-    now = _now(alias)
+    now = now_sql(alias)
     if connections[alias].vendor == "postgresql":
-        append = f"{_q(alias, 'worker_ids')} || to_jsonb(%s::text)"
+        append = f"{quote(alias, 'worker_ids')} || to_jsonb(%s::text)"
     else:
-        append = f"json_insert({_q(alias, 'worker_ids')}, '$[#]', %s)"
-    status, run_after, attempts = _q(alias, "status"), _q(alias, "run_after"), _q(alias, "attempts")
+        append = f"json_insert({quote(alias, 'worker_ids')}, '$[#]', %s)"
+    status, run_after, attempts = quote(alias, "status"), quote(alias, "run_after"), quote(alias, "attempts")
     sql = (
-        f"UPDATE {_table(alias)} SET {status} = %s, {attempts} = {attempts} + 1, "
-        f"{_q(alias, 'started_at')} = COALESCE({_q(alias, 'started_at')}, {now}), "
-        f"{_q(alias, 'last_attempted_at')} = {now}, {_q(alias, 'heartbeat_at')} = {now}, "
-        f"{_q(alias, 'worker_id')} = %s, {_q(alias, 'worker_ids')} = {append} "
+        f"UPDATE {table(alias)} SET {status} = %s, {attempts} = {attempts} + 1, "
+        f"{quote(alias, 'started_at')} = COALESCE({quote(alias, 'started_at')}, {now}), "
+        f"{quote(alias, 'last_attempted_at')} = {now}, {quote(alias, 'heartbeat_at')} = {now}, "
+        f"{quote(alias, 'worker_id')} = %s, {quote(alias, 'worker_ids')} = {append} "
         f"WHERE {where} AND ({status} = %s) IS TRUE "
         f"AND ({run_after} IS NULL OR {run_after} <= {now}) "
         f"RETURNING {_columns(alias)}"
@@ -230,7 +173,7 @@ def _fetch(alias: str, sql: str, params: list[Any]) -> list[Job]:
     return jobs
 
 
-def _convert(alias: str, attname: str, value: Any) -> Any:
+def to_python(alias: str, attname: str, value: Any) -> Any:
     attnames, readers = _readers(alias)
     index = attnames.index(attname)
     for position, converters, column in readers:
@@ -254,7 +197,7 @@ def _readers(alias: str) -> tuple[list[str], list[tuple[int, list[Any], Any]]]:
     return [field.attname for field in fields], readers
 
 
-def _compile(alias: str, expression: Expression) -> tuple[str, list[Any]]:
+def compile_expression(alias: str, expression: Expression) -> tuple[str, list[Any]]:
     # Optimization: the same few expressions (Now(), db_now_plus(ttl)) come back for
     # every job; resolving one costs more than running the statement it is in.
     # Hashing an expression itself costs about as much as compiling it.
@@ -280,20 +223,20 @@ def _compile_now(alias: str, expression: Expression) -> tuple[str, list[Any]]:
 
 
 @cache
-def _now(alias: str) -> str:
-    return _compile(alias, Now())[0]
+def now_sql(alias: str) -> str:
+    return compile_expression(alias, Now())[0]
 
 
 @cache
-def _q(alias: str, column: str) -> str:
+def quote(alias: str, column: str) -> str:
     return str(connections[alias].ops.quote_name(column))
 
 
 @cache
-def _table(alias: str) -> str:
-    return _q(alias, Job._meta.db_table)
+def table(alias: str) -> str:
+    return quote(alias, Job._meta.db_table)
 
 
 @cache
 def _columns(alias: str) -> str:
-    return ", ".join(_q(alias, str(field.column)) for field in Job._meta.concrete_fields)
+    return ", ".join(quote(alias, str(field.column)) for field in Job._meta.concrete_fields)

@@ -7,7 +7,7 @@ import threading
 import pytest
 from django.db import DatabaseError, connection, connections, transaction
 
-from jobs_ui import batching, events, statements
+from jobs_ui import batching, events, final_writes, statements
 from jobs_ui.claiming import claim_wanted
 from jobs_ui.events import JobEvent
 from jobs_ui.finishing import finish
@@ -122,7 +122,7 @@ def test_a_database_error_in_a_batch_is_djangos_and_writes_nothing():
     bad = {"status": None}  # the column is NOT NULL
     good = {"status": JobStatus.SUCCESSFUL}
     with pytest.raises(DatabaseError), transaction.atomic():
-        statements.finish_attempts(statements.using(), [(jobs[0], good), (jobs[1], bad)])
+        final_writes.finish_attempts(statements.using(), [(jobs[0], good), (jobs[1], bad)])
     assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.RUNNING}
 
 
