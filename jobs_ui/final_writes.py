@@ -30,7 +30,7 @@ def finish_attempts(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]) 
         rows = _finish_in_groups(alias, attempts)
     else:
         rows = []
-        with connection.cursor() as cursor:
+        with statements.bound_cursor(alias) as cursor:
             for job, values in attempts:
                 cursor.execute(*_finish_statement(alias, job, values))
                 rows.append(cursor.fetchone())
@@ -52,7 +52,7 @@ def _finish_in_groups(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]
     for index, (_job, values) in enumerate(attempts):
         groups.setdefault(_shape(alias, values), []).append(index)
     rows: list[Any] = [None] * len(attempts)
-    with connections[alias].cursor() as cursor:
+    with statements.bound_cursor(alias) as cursor:
         for shape, indexes in groups.items():
             if shape is None:
                 for index in indexes:

@@ -9,8 +9,9 @@ and rows are turned into ``Job`` instances with converters prepared once;
 
 from __future__ import annotations
 
+import contextlib
 import uuid
-from collections.abc import Callable, Hashable, Sequence
+from collections.abc import Callable, Hashable, Iterator, Sequence
 from functools import cache
 from typing import Any
 
@@ -160,7 +161,7 @@ def _claim(alias: str, worker_id: str, where: str, params: list[Any]) -> list[Jo
 def _fetch(alias: str, sql: str, params: list[Any]) -> list[Job]:
     connection = connections[alias]
     attnames, readers = _readers(alias)
-    with connection.cursor() as cursor:
+    with bound_cursor(alias) as cursor:
         cursor.execute(sql, params)
         rows = cursor.fetchall()
     jobs = []
@@ -171,6 +172,26 @@ def _fetch(alias: str, sql: str, params: list[Any]) -> list[Job]:
                 values[index] = convert(values[index], column, connection)
         jobs.append(Job.from_db(alias, attnames, values))
     return jobs
+
+
+@contextlib.contextmanager
+def bound_cursor(alias: str) -> Iterator[Any]:
+    """A cursor for these statements; on PostgreSQL it sends the parameters apart from the SQL.
+
+    Optimization: Django's psycopg cursors bind on the client, and quoting the
+    parameters into the SQL cost the worker more than reading the rows back.
+    Errors are Django's, as from Django's cursors.
+    """
+    connection = connections[alias]
+    if connection.vendor != "postgresql":
+        with connection.cursor() as cursor:
+            yield cursor
+        return
+    import psycopg
+
+    connection.ensure_connection()
+    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
+        yield cursor
 
 
 def to_python(alias: str, attname: str, value: Any) -> Any:
