@@ -165,11 +165,18 @@ class BrokerFeed:
                 self.consumer.reject(delivery.tag, requeue=True)
             self.worker.wakeup.wait(DATABASE_BACKOFF)
             return
+        if self.worker.pool.idle:
+            # Optimization: an idle pool starts the jobs first, so a job's start does not
+            # wait for the acks to be written (its claim protects it already).
+            for job in claimed:
+                self.worker.submit(job)
+            self._settle(deliveries, claimable, claimed)
+            return
         try:
             self._settle(deliveries, claimable, claimed)
         finally:
-            # Optimization: the jobs start once the frames are written, so their threads
-            # do not wait for the GIL meanwhile; their claims protect them until then.
+            # Optimization: a busy pool's jobs start once the frames are written, so their
+            # threads do not wait for the GIL meanwhile; their claims protect them until then.
             for job in claimed:
                 self.worker.submit(job)
 
