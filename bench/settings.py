@@ -30,6 +30,7 @@ else:
             "NAME": os.environ.get("BENCH_PG_NAME", "jobs_ui_bench"),
             "HOST": os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
             "USER": os.environ.get("BENCH_PG_USER", "root"),
+            "OPTIONS": {"prepare_threshold": int(os.environ["PREP"])} if os.environ.get("PREP") else {},
         }
     }
 

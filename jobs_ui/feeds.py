@@ -103,9 +103,10 @@ class BrokerFeed:
         try:
             while worker.taking():
                 deliveries = self._next()
-                if deliveries:
-                    self.handle(deliveries)
-                elif not self.held and worker.has_finished():
+                # Whether work is left is looked up only when none came: no message, or
+                # none this worker runs (excluded tasks, stale messages).
+                started = self.handle(deliveries) if deliveries else 0
+                if not started and not self.held and worker.has_finished():
                     break
         finally:
             worker.wakers.remove(self.wake)
@@ -117,8 +118,11 @@ class BrokerFeed:
         """Called when a slot frees or the worker stops: end the wait for messages if it matters."""
         # Optimization: a freed slot matters only to a feed waiting for one; waking the
         # consumer's connection for every job cost a system call and a loop pass each.
+        # An idle pool under --until-done does not wake it either: the feed looks whether
+        # work is left when no message came for BROKER_POLL, and a look after every
+        # job that emptied the pool cost a database query each.
         worker = self.worker
-        if self.held or self.parked or not worker.taking() or (worker.options.until_done and worker.pool.idle):
+        if self.held or self.parked or not worker.taking():
             self.consumer.wake()
 
     def _next(self) -> list[amqp.Delivery]:
@@ -136,8 +140,8 @@ class BrokerFeed:
         timeout = HOLD - (time.monotonic() - self.held_since) if self.held else BROKER_POLL
         return self.consumer.poll(max(timeout, 0.0))
 
-    def handle(self, deliveries: list[amqp.Delivery]) -> None:
-        """Claim the jobs of ``deliveries`` in one statement, then ack each message."""
+    def handle(self, deliveries: list[amqp.Delivery]) -> int:
+        """Claim the jobs of ``deliveries`` in one statement, then ack each message; how many jobs started."""
         claimable: list[tuple[amqp.Delivery, JobMessage]] = []
         capacity = self.worker.capacity()
         for delivery in deliveries:
@@ -156,7 +160,7 @@ class BrokerFeed:
             else:
                 self._hold(delivery)
         if not claimable:
-            return
+            return 0
         try:
             claimed = claim_wanted(self.worker.id, [(m.job_id, m.attempts, m.task_path) for _, m in claimable])
         except DatabaseError:
@@ -164,14 +168,14 @@ class BrokerFeed:
             for delivery, _message in claimable:
                 self.consumer.reject(delivery.tag, requeue=True)
             self.worker.wakeup.wait(DATABASE_BACKOFF)
-            return
+            return 0
         if self.worker.pool.idle:
             # Optimization: an idle pool starts the jobs first, so a job's start does not
             # wait for the acks to be written (its claim protects it already).
             for job in claimed:
                 self.worker.submit(job)
             self._settle(deliveries, claimable, claimed)
-            return
+            return len(claimed)
         try:
             self._settle(deliveries, claimable, claimed)
         finally:
@@ -179,6 +183,7 @@ class BrokerFeed:
             # threads do not wait for the GIL meanwhile; their claims protect them until then.
             for job in claimed:
                 self.worker.submit(job)
+        return len(claimed)
 
     def _settle(
         self, deliveries: list[amqp.Delivery], claimable: list[tuple[amqp.Delivery, JobMessage]], claimed: list[Job]
