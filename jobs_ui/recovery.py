@@ -7,6 +7,7 @@ import logging
 from django.db import connections, router, transaction
 from django.db.models.functions import Now
 
+from jobs_ui import statements
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import WorkerLost
 from jobs_ui.finishing import fail
@@ -30,23 +31,41 @@ def recover_lost_jobs(timeout: float | None = None) -> int:
     )
     recovered = 0
     for job in Job.objects.running().filter(heartbeat_at__lt=cutoff):
-        logger.warning("Job %s lost its worker %s", job.pk, job.worker_id)
-        if fail(job, error_class=_LOST_CLASS, message="Worker lost: it stopped responding while running this job."):
+        if _recover(job):
             recovered += 1
     return recovered
+
+
+def _recover(job: Job) -> bool:
+    alias = router.db_for_write(Job)
+    if not connections[alias].features.has_select_for_update_skip_locked:
+        return _fail_lost(job)
+    # A row another session keeps locked (a worker frozen inside a transaction) is
+    # skipped until a later pass, not waited for: waiting would stop this worker's
+    # heartbeat too, and then the jobs it runs would look lost. A frozen session takes
+    # no new lock, so the row is still free a moment later, outside this transaction
+    # (the READY job is dispatched only once its row is committed).
+    with transaction.atomic(using=alias):
+        candidate = Job.objects.running().filter(pk=job.pk, attempts=job.attempts)
+        if not list(candidate.select_for_update(skip_locked=True).values_list("pk", flat=True)):
+            return False
+    return _fail_lost(job)
+
+
+def _fail_lost(job: Job) -> bool:
+    logger.warning("Job %s lost its worker %s", job.pk, job.worker_id)
+    return fail(job, error_class=_LOST_CLASS, message="Worker lost: it stopped responding while running this job.")
 
 
 def renew_leases(worker_id: str) -> int:
     """Extend the lease of every job ``worker_id`` runs, by the database's clock; how many.
 
-    On PostgreSQL a row whose final write is being committed right now is skipped,
-    not waited for: waiting could deadlock with a batch of final writes that locked
-    the same rows in another order (``jobs_ui.batching``).
+    On PostgreSQL it is one statement, a transaction of its own, so a worker frozen while
+    renewing holds no lock afterwards; and a row whose final write is being committed
+    right now is skipped, not waited for: waiting could deadlock with a batch of final
+    writes that locked the same rows in another order (``jobs_ui.batching``).
     """
-    running = Job.objects.filter(worker_id=worker_id, status=JobStatus.RUNNING)
     alias = router.db_for_write(Job)
-    if not connections[alias].features.has_select_for_update_skip_locked:
-        return running.update(heartbeat_at=Now())
-    with transaction.atomic(using=alias):
-        unlocked = running.select_for_update(skip_locked=True).values("pk")
-        return Job.objects.filter(pk__in=unlocked).update(heartbeat_at=Now())
+    if connections[alias].features.has_select_for_update_skip_locked and statements.supported(alias):
+        return statements.renew_leases(alias, worker_id)
+    return Job.objects.filter(worker_id=worker_id, status=JobStatus.RUNNING).update(heartbeat_at=Now())

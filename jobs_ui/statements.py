@@ -131,6 +131,23 @@ def mark_dispatched(alias: str, job_ids: Sequence[Any]) -> None:
         )
 
 
+def renew_leases(alias: str, worker_id: str) -> int:
+    """PostgreSQL: set ``heartbeat_at`` of the RUNNING rows of ``worker_id`` that no other session has locked.
+
+    One statement: outside a transaction it commits by itself, so a worker frozen once it
+    has sent it holds no lock.
+    """
+    jobs, pk = table(alias), quote(alias, "id")
+    with bound_cursor(alias) as cursor:
+        cursor.execute(
+            f"UPDATE {jobs} SET {quote(alias, 'heartbeat_at')} = {now_sql(alias)} WHERE {pk} IN (SELECT {pk} "
+            f"FROM {jobs} WHERE {quote(alias, 'worker_id')} = %s AND {quote(alias, 'status')} = %s "
+            "FOR UPDATE SKIP LOCKED)",
+            [worker_id, JobStatus.RUNNING.value],
+        )
+        return int(cursor.rowcount)
+
+
 # The rows of these statements are found by primary key. Their status test is written
 # "(status = %s) IS TRUE": PostgreSQL cannot match that to the partial indexes on status,
 # so with stale statistics (a queue that grew since the last ANALYZE) it still looks

@@ -4,6 +4,7 @@ import os
 import signal
 import subprocess
 import sys
+from datetime import timedelta
 from pathlib import Path
 
 import pytest
@@ -94,3 +95,39 @@ def test_stale_attempt_cannot_overwrite_its_replacement():
     assert not finish(stale, JobStatus.SUCCESSFUL)
     assert Job.objects.get(pk=stale.pk).status == JobStatus.RUNNING
     tasks.gate("g").set()
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="Row locks held by another session: PostgreSQL")
+def test_a_lost_job_whose_row_another_session_keeps_locked_is_skipped_not_waited_for():
+    import threading
+
+    from django.db import connections, transaction
+    from django.db.models.functions import Now
+
+    from jobs_ui.claiming import claim_wanted
+
+    lost = Job.objects.create(task_path="tests.tasks.add", executor="worker")
+    [lost] = claim_wanted("frozen", [(lost.pk, 0, "tests.tasks.add")])
+    Job.objects.filter(pk=lost.pk).update(heartbeat_at=Now() - timedelta(hours=1))
+    locked, release = threading.Event(), threading.Event()
+
+    def frozen_inside_a_transaction():
+        try:
+            with transaction.atomic():
+                Job.objects.select_for_update().get(pk=lost.pk)
+                locked.set()
+                release.wait(30)
+        finally:
+            connections.close_all()
+
+    holder = threading.Thread(target=frozen_inside_a_transaction)
+    holder.start()
+    try:
+        assert locked.wait(10)
+        assert recover_lost_jobs() == 0  # returns at once instead of waiting for the lock
+        assert Job.objects.get(pk=lost.pk).status == JobStatus.RUNNING
+    finally:
+        release.set()
+        holder.join(30)
+    assert recover_lost_jobs() == 1
+    assert Job.objects.get(pk=lost.pk).status == JobStatus.FAILED
