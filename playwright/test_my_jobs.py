@@ -49,7 +49,9 @@ def test_my_jobs_lists_final_statuses(page: Page, sign_in, browser):
     expect(page.get_by_role("navigation", name="Breadcrumb")).to_contain_text("My jobs")
 
 
-def test_rows_update_live_while_a_job_runs(page: Page, sign_in):
+def test_rows_update_live_while_a_job_runs(page: Page, sign_in, settings):
+    # Slow enough (3 s) to be still running once "My jobs" has loaded, on a busy machine too.
+    settings.DEMO_STEP_SECONDS = 0.2
     sign_in(page, "alice")
     page.get_by_test_id("demo-count").get_by_label("Count to").fill("15")
     page.get_by_test_id("demo-count").get_by_role("button", name="Start counting").click()
