@@ -5,7 +5,7 @@ from __future__ import annotations
 import threading
 
 import pytest
-from django.db import DatabaseError, connection, connections, transaction
+from django.db import DatabaseError, connection, transaction
 
 from jobs_ui import batching, events, final_writes, statements
 from jobs_ui.claiming import claim_wanted
@@ -13,6 +13,7 @@ from jobs_ui.events import JobEvent
 from jobs_ui.finishing import finish
 from jobs_ui.models import Job, JobStatus, Worker
 from jobs_ui.recovery import renew_leases
+from tests.locking import row_locked_elsewhere
 from tests.waiting import wait_for_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -93,25 +94,8 @@ def test_renewing_leases_skips_a_row_being_written_instead_of_waiting():
     Worker.objects.create(id="w", host="h", pid=1)
     busy, free = claimed(2)
     Job.objects.update(heartbeat_at=None)
-    locked, release = threading.Event(), threading.Event()
-
-    def hold_lock() -> None:
-        try:
-            with transaction.atomic():
-                Job.objects.select_for_update().get(pk=busy.pk)
-                locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=hold_lock)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with row_locked_elsewhere(busy.pk):
         assert renew_leases("w") == 1
-    finally:
-        release.set()
-        holder.join(30)
     assert Job.objects.get(pk=free.pk).heartbeat_at is not None
     assert Job.objects.get(pk=busy.pk).heartbeat_at is None
     assert renew_leases("w") == 2

@@ -14,6 +14,7 @@ from jobs_ui.executors import thread_executor
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from jobs_ui.recovery import recover_lost_jobs
 from tests import tasks
+from tests.locking import row_locked_elsewhere
 from tests.waiting import wait_for_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -99,9 +100,6 @@ def test_stale_attempt_cannot_overwrite_its_replacement():
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="Row locks held by another session: PostgreSQL")
 def test_a_lost_job_whose_row_another_session_keeps_locked_is_skipped_not_waited_for():
-    import threading
-
-    from django.db import connections, transaction
     from django.db.models.functions import Now
 
     from jobs_ui.claiming import claim_wanted
@@ -109,25 +107,8 @@ def test_a_lost_job_whose_row_another_session_keeps_locked_is_skipped_not_waited
     lost = Job.objects.create(task_path="tests.tasks.add", executor="worker")
     [lost] = claim_wanted("frozen", [(lost.pk, 0, "tests.tasks.add")])
     Job.objects.filter(pk=lost.pk).update(heartbeat_at=Now() - timedelta(hours=1))
-    locked, release = threading.Event(), threading.Event()
-
-    def frozen_inside_a_transaction():
-        try:
-            with transaction.atomic():
-                Job.objects.select_for_update().get(pk=lost.pk)
-                locked.set()
-                release.wait(30)
-        finally:
-            connections.close_all()
-
-    holder = threading.Thread(target=frozen_inside_a_transaction)
-    holder.start()
-    try:
-        assert locked.wait(10)
+    with row_locked_elsewhere(lost.pk):
         assert recover_lost_jobs() == 0  # returns at once instead of waiting for the lock
         assert Job.objects.get(pk=lost.pk).status == JobStatus.RUNNING
-    finally:
-        release.set()
-        holder.join(30)
     assert recover_lost_jobs() == 1
     assert Job.objects.get(pk=lost.pk).status == JobStatus.FAILED
