@@ -169,21 +169,23 @@ class BrokerFeed:
                 self.consumer.reject(delivery.tag, requeue=True)
             self.worker.wakeup.wait(DATABASE_BACKOFF)
             return 0
-        if self.worker.pool.idle:
-            # Optimization: an idle pool starts the jobs first, so a job's start does not
-            # wait for the acks to be written (its claim protects it already).
-            for job in claimed:
-                self.worker.submit(job)
-            self._settle(deliveries, claimable, claimed)
-            return len(claimed)
+        # Optimization: an idle pool starts the jobs first, so a job's start does not wait
+        # for the acks to be written; a busy pool's jobs start once the frames are written,
+        # so their threads do not take the GIL from the feed meanwhile. Their claims
+        # protect them either way.
+        first = self.worker.pool.idle
+        if first:
+            self._start(claimed)
         try:
             self._settle(deliveries, claimable, claimed)
         finally:
-            # Optimization: a busy pool's jobs start once the frames are written, so their
-            # threads do not wait for the GIL meanwhile; their claims protect them until then.
-            for job in claimed:
-                self.worker.submit(job)
+            if not first:
+                self._start(claimed)
         return len(claimed)
+
+    def _start(self, claimed: list[Job]) -> None:
+        for job in claimed:
+            self.worker.submit(job)
 
     def _settle(
         self, deliveries: list[amqp.Delivery], claimable: list[tuple[amqp.Delivery, JobMessage]], claimed: list[Job]

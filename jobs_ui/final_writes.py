@@ -29,11 +29,8 @@ def finish_attempts(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]) 
     if connection.vendor == "postgresql" and len(attempts) > 1:
         rows = _finish_in_groups(alias, attempts)
     else:
-        rows = []
         with statements.bound_cursor(alias) as cursor:
-            for job, values in attempts:
-                cursor.execute(*_finish_statement(alias, job, values))
-                rows.append(cursor.fetchone())
+            rows = [_write_one(cursor, alias, attempt) for attempt in attempts]
     returned = ("finished_at", "result_expires_at")
     return [
         None
@@ -54,16 +51,10 @@ def _finish_in_groups(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]
     rows: list[Any] = [None] * len(attempts)
     with statements.bound_cursor(alias) as cursor:
         for shape, indexes in groups.items():
-            if shape is None:
-                for index in indexes:
-                    cursor.execute(*_finish_statement(alias, *attempts[index]))
-                    rows[index] = cursor.fetchone()
-                continue
-            statement = _finish_many(alias, shape, [attempts[index] for index in indexes])
+            statement = None if shape is None else _finish_many(alias, shape, [attempts[index] for index in indexes])
             if statement is None:
                 for index in indexes:
-                    cursor.execute(*_finish_statement(alias, *attempts[index]))
-                    rows[index] = cursor.fetchone()
+                    rows[index] = _write_one(cursor, alias, attempts[index])
                 continue
             cursor.execute(*statement)
             written = {(str(job_id), attempt): (finished, expires) for job_id, attempt, finished, expires in cursor}
@@ -71,6 +62,11 @@ def _finish_in_groups(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]
                 job = attempts[index][0]
                 rows[index] = written.get((str(job.pk), job.attempts))
     return rows
+
+
+def _write_one(cursor: Any, alias: str, attempt: tuple[Job, dict[str, Any]]) -> Any:
+    cursor.execute(*_finish_statement(alias, *attempt))
+    return cursor.fetchone()
 
 
 def _shape(alias: str, values: dict[str, Any]) -> tuple[tuple[str, str], ...] | None:

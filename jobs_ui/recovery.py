@@ -61,11 +61,17 @@ def renew_leases(worker_id: str) -> int:
     """Extend the lease of every job ``worker_id`` runs, by the database's clock; how many.
 
     On PostgreSQL it is one statement, a transaction of its own, so a worker frozen while
-    renewing holds no lock afterwards; and a row whose final write is being committed
-    right now is skipped, not waited for: waiting could deadlock with a batch of final
-    writes that locked the same rows in another order (``jobs_ui.batching``).
+    renewing holds no lock afterwards. Where the database has SKIP LOCKED, a row whose
+    final write is being committed right now is skipped, not waited for: waiting could
+    deadlock with a batch of final writes that locked the same rows in another order
+    (``jobs_ui.batching``).
     """
     alias = router.db_for_write(Job)
-    if connections[alias].features.has_select_for_update_skip_locked and statements.supported(alias):
+    if connections[alias].vendor == "postgresql":
         return statements.renew_leases(alias, worker_id)
-    return Job.objects.filter(worker_id=worker_id, status=JobStatus.RUNNING).update(heartbeat_at=Now())
+    running = Job.objects.filter(worker_id=worker_id, status=JobStatus.RUNNING)
+    if not connections[alias].features.has_select_for_update_skip_locked:
+        return running.update(heartbeat_at=Now())
+    with transaction.atomic(using=alias):
+        unlocked = running.select_for_update(skip_locked=True).values("pk")
+        return Job.objects.filter(pk__in=unlocked).update(heartbeat_at=Now())
