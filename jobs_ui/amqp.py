@@ -91,6 +91,11 @@ def reset() -> None:
     close()
 
 
+def current_generation() -> int:
+    """Changes with every ``reset()``: a connection opened before it must be replaced."""
+    return _generation
+
+
 def close() -> None:
     """Close this thread's connection, e.g. when a pool thread exits."""
     link: _Link | None = getattr(_local, "link", None)
@@ -302,6 +307,100 @@ class QueueConsumer:
 
     def _receive(self, _channel: Any, method: Any, _properties: Any, body: bytes) -> None:
         self._received.append(Delivery(method.delivery_tag, method.routing_key, bytes(body), method.redelivered))
+
+
+class ConfirmingPublisher:
+    """Publishes persistent messages without waiting for each confirm; use it from one thread.
+
+    ``publish()`` sends and returns; ``poll()`` reads the broker's confirms and returns the
+    keys it settled: ``(confirmed, returned, nacked)``. Returned means no queue took
+    the message (``mandatory``). Messages not settled when the connection fails are
+    none of these: ``close()`` returns them.
+    """
+
+    def __init__(self) -> None:
+        self._connection: Any = None
+        self._channel: Any = None
+        self._next_tag = 1
+        self._waiting: dict[int, str] = {}
+        self._returned: set[str] = set()
+        self._confirmed: list[str] = []
+        self._unroutable: list[str] = []
+        self._nacked: list[str] = []
+        self.generation = _generation
+
+    @property
+    def waiting(self) -> int:
+        """Messages sent whose confirm has not arrived yet."""
+        return len(self._waiting)
+
+    def open(self) -> None:
+        selected: list[bool] = []
+        with _errors():
+            self._connection = _connect()
+            self._channel = self._connection.channel()
+            impl = self._channel._impl
+            impl.add_on_return_callback(self._on_return)
+            impl.confirm_delivery(self._on_confirm, callback=lambda _frame: selected.append(True))
+            deadline = time.monotonic() + STACK_TIMEOUT
+            while not selected:
+                if time.monotonic() > deadline:
+                    raise BrokerError("RabbitMQ did not turn on publisher confirms")
+                self._connection.process_data_events(time_limit=0.05)
+
+    def declare_queue(self, queue: str, arguments: dict[str, Any]) -> None:
+        with _errors():
+            self._channel.queue_declare(queue, durable=True, arguments=arguments)
+
+    def publish(self, key: str, routing_key: str, body: bytes, *, priority: int | None = None) -> None:
+        """Send a persistent, mandatory message to the default exchange; ``key`` names it in ``poll()``."""
+        properties = pika.BasicProperties(delivery_mode=PERSISTENT, priority=priority, message_id=key)
+        with _errors():
+            self._channel._impl.basic_publish("", routing_key, body, properties=properties, mandatory=True)
+        self._waiting[self._next_tag] = key
+        self._next_tag += 1
+
+    def poll(self, timeout: float) -> tuple[list[str], list[str], list[str]]:
+        """Wait up to ``timeout`` seconds for confirms (less after a ``wake()``)."""
+        with _errors():
+            self._connection.process_data_events(time_limit=timeout)
+        settled = self._confirmed, self._unroutable, self._nacked
+        self._confirmed, self._unroutable, self._nacked = [], [], []
+        return settled
+
+    def wake(self) -> None:
+        """End a ``poll()`` early; the only method safe to call from another thread."""
+        with contextlib.suppress(pe.AMQPError, AttributeError):
+            self._connection.add_callback_threadsafe(lambda: None)
+
+    def close(self) -> list[str]:
+        """Close the connection; returns the keys of the messages whose fate is unknown."""
+        if self._connection is not None:
+            _close_connection(self._connection)
+        self._connection = self._channel = None
+        unknown = list(self._waiting.values())
+        self._waiting.clear()
+        return unknown
+
+    def _on_return(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
+        # RabbitMQ returns an unroutable message before it confirms it.
+        self._returned.add(properties.message_id)
+
+    def _on_confirm(self, frame: Any) -> None:
+        method = frame.method
+        tags = [t for t in self._waiting if t <= method.delivery_tag] if method.multiple else [method.delivery_tag]
+        acked = isinstance(method, pika.spec.Basic.Ack)
+        for tag in tags:
+            key = self._waiting.pop(tag, None)
+            if key is None:
+                continue
+            if key in self._returned:
+                self._returned.discard(key)
+                self._unroutable.append(key)
+            elif acked:
+                self._confirmed.append(key)
+            else:
+                self._nacked.append(key)
 
 
 @contextlib.contextmanager

@@ -23,7 +23,7 @@ from django.utils import timezone
 
 from jobs_ui import amqp, statements
 from jobs_ui.conf import get_config
-from jobs_ui.exceptions import BrokerError, JobsUiException, MessageUnroutable
+from jobs_ui.exceptions import JobsUiException, MessageUnroutable
 from jobs_ui.models import Job, db_now_plus
 
 logger = logging.getLogger(__name__)
@@ -125,28 +125,64 @@ def publish(job: Job) -> None:
 
 
 def dispatch(jobs: Iterable[Job]) -> int:
-    """Publish the due jobs among ``jobs`` and mark them; returns how many. Never raises.
+    """Hand the due jobs among ``jobs`` to this process's publisher thread; returns how many. Never raises.
 
-    A job that is not due yet (``run_after``), or that the broker did not take,
-    keeps ``dispatched_at`` empty and is published by the next ``sweep()``.
+    The caller does not wait for RabbitMQ (``jobs_ui.publishing``): a job's row is
+    marked once the broker has confirmed its message. A job that is not due yet
+    (``run_after``), or whose message the broker did not confirm, keeps
+    ``dispatched_at`` empty and is published by the next ``sweep()``.
     """
-    global _down_until
-    if time.monotonic() < _down_until:
+    from jobs_ui import publishing
+
+    if broker_down():
         return 0
     now = timezone.now()
-    published = []
-    for job in jobs:
-        if job.run_after is not None and job.run_after > now:
-            continue
-        try:
-            publish(job)
-        except BrokerError as e:
-            _down_until = time.monotonic() + BACKOFF
-            logger.warning("Job %s waits for RabbitMQ (%s); it will be published once the broker is back", job.pk, e)
-            break
-        published.append(job.pk)
-    _mark_dispatched(published)
-    return len(published)
+    due = [job for job in jobs if job.run_after is None or job.run_after <= now]
+    for job in due:
+        publishing.submit(
+            OutgoingMessage(
+                job.pk,
+                job.attempts,
+                job_queue(job.queue_name),
+                JobMessage.for_job(job).encode(),
+                amqp_priority(job.priority),
+            )
+        )
+    return len(due)
+
+
+@dataclass(frozen=True, slots=True)
+class OutgoingMessage:
+    """The message of a READY attempt, on its way to the broker."""
+
+    job_id: uuid.UUID
+    attempts: int
+    queue: str
+    body: bytes
+    priority: int
+
+
+def broker_down() -> bool:
+    """Whether a publish failed moments ago (``BACKOFF``): until then, jobs wait for the sweep."""
+    return time.monotonic() < _down_until
+
+
+def broker_failed(error: Exception) -> None:
+    global _down_until
+    _down_until = time.monotonic() + BACKOFF
+    logger.warning("Jobs wait for RabbitMQ (%s); they will be published once the broker is back", error)
+
+
+def queue_declared(queue: str) -> bool:
+    return queue in _declared
+
+
+def declared(queue: str, known: bool) -> None:
+    """Remember whether ``queue`` exists (``known``), so it is declared again before the next publish."""
+    if known:
+        _declared.add(queue)
+    else:
+        _declared.discard(queue)
 
 
 def sweep() -> float | None:
@@ -165,7 +201,7 @@ def sweep() -> float | None:
             jobs = list(rows[:SWEEP_BATCH])
             for job in jobs:
                 publish(job)
-            _mark_dispatched([job.pk for job in jobs])
+            mark_dispatched([(job.pk, job.attempts) for job in jobs])
         if jobs:
             logger.info("Published %d READY jobs that had no message in RabbitMQ", len(jobs))
     next_due = (
@@ -184,6 +220,9 @@ def forget_message(job_id: uuid.UUID, attempts: int) -> None:
 def reset() -> None:
     """Forget which queues exist and any broker backoff (settings changed)."""
     global _down_until
+    from jobs_ui import publishing
+
+    publishing.reset()
     _declared.clear()
     _down_until = 0.0
 
@@ -200,15 +239,19 @@ def _undispatched() -> Any:
     )
 
 
-def _mark_dispatched(job_ids: list[Any]) -> None:
-    if not job_ids:
+def mark_dispatched(attempts: list[tuple[Any, int]]) -> None:
+    """Set ``dispatched_at`` of these ``(job id, attempts)`` while still READY in that attempt."""
+    if not attempts:
         return
     using = router.db_for_write(Job)
     if connections[using].vendor != "postgresql":
-        Job.objects.ready().filter(pk__in=job_ids, dispatched_at__isnull=True).update(dispatched_at=Now())
+        which = Q()
+        for job_id, number in attempts:
+            which |= Q(pk=job_id, attempts=number)
+        Job.objects.ready().filter(which, dispatched_at__isnull=True).update(dispatched_at=Now())
         return
     # Optimization: the mark only spares the sweep a publish, so it is written without
     # waiting for the disk (a crash that loses it costs one duplicate message, which
     # the claim drops), and a row a worker is claiming right now is skipped, not
     # waited for. Either wait would delay the worker that received the message.
-    statements.mark_dispatched(using, job_ids)
+    statements.mark_dispatched(using, attempts)

@@ -109,25 +109,28 @@ def _insert_statement(alias: str, notify: bool) -> tuple[list[Field[Any, Any]], 
     return fields, sql
 
 
-def mark_dispatched(alias: str, job_ids: Sequence[Any]) -> None:
-    """PostgreSQL: set ``dispatched_at`` of those READY rows that a worker is not claiming right now.
+def mark_dispatched(alias: str, attempts: Sequence[tuple[Any, int]]) -> None:
+    """PostgreSQL: set ``dispatched_at`` of the READY rows still in these ``(job id, attempts)`` that a worker is not claiming right now.
 
     Committed without waiting for the disk: see ``jobs_ui.dispatch._mark_dispatched``.
     """
     connection = connections[alias]
-    ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id in job_ids]
-    jobs, pk, status, dispatched = (
+    ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id, _ in attempts]
+    numbers = [number for _, number in attempts]
+    jobs, pk, status, dispatched, attempt = (
         table(alias),
         quote(alias, "id"),
         quote(alias, "status"),
         quote(alias, "dispatched_at"),
+        quote(alias, "attempts"),
     )
     with transaction.atomic(using=alias), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(
             f"UPDATE {jobs} SET {dispatched} = {now_sql(alias)} WHERE {pk} IN (SELECT {pk} FROM {jobs} "
-            f"WHERE {pk} = ANY(%s) AND ({status} = %s) IS TRUE AND {dispatched} IS NULL FOR UPDATE SKIP LOCKED)",
-            [ids, JobStatus.READY.value],
+            f"WHERE ({pk}, {attempt}) IN (SELECT * FROM unnest(%s::uuid[], %s::integer[])) "
+            f"AND ({status} = %s) IS TRUE AND {dispatched} IS NULL FOR UPDATE SKIP LOCKED)",
+            [ids, numbers, JobStatus.READY.value],
         )
 
 

@@ -17,7 +17,7 @@ import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 
-from jobs_ui import amqp
+from jobs_ui import amqp, publishing
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
@@ -82,6 +82,8 @@ def amqp_settings(amqp_url: str, settings: Settings, monkeypatch: pytest.MonkeyP
         record(exchanges, BlockingChannel.exchange_declare),
     )
     yield settings
+    # Messages of this test still on their way would declare its queues again.
+    publishing.flush()
     amqp.reset()
     # A connection of its own: whatever state the test left amqp's connections in.
     connection = _connect(amqp_url)

@@ -13,7 +13,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 import jobs_ui
-from jobs_ui import amqp
+from jobs_ui import amqp, publishing
 from jobs_ui.dispatch import InvalidJobMessage, JobMessage, amqp_priority, declare_queues, job_queue, sweep
 from jobs_ui.exceptions import InvalidJobArguments
 from jobs_ui.models import Job, JobStatus, db_now_plus
@@ -60,6 +60,7 @@ def on_workers(settings):
 class TestDispatch:
     def test_job_is_published_after_commit(self, amqp_settings, on_workers):
         job = tasks.append_line.using(priority=60).enqueue("/dev/null", "x")
+        assert publishing.flush()
         row = Job.objects.get(pk=job.id)
         assert row.dispatched_at is not None
         body = amqp.peek(job_queue("default"))
@@ -99,6 +100,8 @@ class TestDispatch:
         started = time.monotonic()
         results = [tasks.append_line.enqueue("/dev/null", str(i)) for i in range(10)]
         assert time.monotonic() - started < 5
+        # The publisher thread gives them up to the sweep.
+        assert publishing.flush()
         assert Job.objects.filter(status=JobStatus.READY, dispatched_at__isnull=True).count() == len(results)
 
 

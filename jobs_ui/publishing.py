@@ -1,0 +1,255 @@
+"""The thread of a process that publishes its new jobs' messages, so ``launch()`` never waits for RabbitMQ.
+
+Optimization: a launch hands its message over and returns; this thread sends
+whatever messages are waiting, several before the first confirm, and marks the
+rows (``dispatched_at``) the broker has confirmed. The row is committed before
+its message is handed over, so a message lost on the way (broker down, process
+gone) only delays its job: the sweep publishes every READY job left unmarked.
+At exit, the messages waiting are sent and confirmed first (``FLUSH_TIMEOUT``).
+"""
+
+from __future__ import annotations
+
+import atexit
+import logging
+import os
+import queue
+import threading
+import time
+from typing import TYPE_CHECKING
+
+from django.db import connections
+
+from jobs_ui import amqp
+from jobs_ui.exceptions import BrokerError
+
+if TYPE_CHECKING:
+    from jobs_ui.dispatch import OutgoingMessage
+
+logger = logging.getLogger(__name__)
+
+# The most messages sent before their confirms are read.
+BATCH_LIMIT = 256
+# Seconds a message may wait for its confirm before the sweep is left to publish it again.
+CONFIRM_TIMEOUT = 10.0
+# Longest wait at exit (or when settings change) for the messages still waiting.
+FLUSH_TIMEOUT = 5.0
+# An idle connection is looked at this often, so it answers the broker's heartbeats.
+IDLE_CHECK = 10.0
+
+_publisher: Publisher | None = None
+_lock = threading.Lock()
+
+
+class Publisher:
+    """Sends the messages of ``submit()`` from a daemon thread, on a connection of its own."""
+
+    def __init__(self) -> None:
+        self.pid = os.getpid()
+        self._queue: queue.SimpleQueue[OutgoingMessage | None] = queue.SimpleQueue()
+        self._unsettled = 0
+        self._idle = threading.Condition()
+        self._broker: amqp.ConfirmingPublisher | None = None
+        self._sent: dict[str, tuple[OutgoingMessage, float]] = {}
+        # Messages no queue took, sent again once their queue is declared again.
+        self._again: list[OutgoingMessage] = []
+        self._resent: set[str] = set()
+        self._polling = False
+        self._thread = threading.Thread(target=self._serve, name="jobs_ui-publisher", daemon=True)
+        self._thread.start()
+
+    def submit(self, message: OutgoingMessage) -> None:
+        with self._idle:
+            self._unsettled += 1
+        self._queue.put(message)
+        broker = self._broker
+        if self._polling and broker is not None:
+            broker.wake()
+
+    def flush(self, timeout: float) -> bool:
+        """Wait until every message submitted so far is confirmed or given up; whether that happened."""
+        with self._idle:
+            return self._idle.wait_for(lambda: self._unsettled == 0, timeout)
+
+    def _serve(self) -> None:
+        try:
+            while True:
+                messages = self._take()
+                if messages is None:
+                    return
+                self._send(messages)
+                self._read_confirms()
+        finally:
+            if self._broker is not None:
+                self._broker.close()
+            connections.close_all()
+
+    def _take(self) -> list[OutgoingMessage] | None:
+        # Waits for a message only when nothing is due; meanwhile, polls the broker.
+        if not self._sent and not self._again:
+            try:
+                first = self._queue.get(timeout=IDLE_CHECK)
+            except queue.Empty:
+                self._keep_alive()
+                return []
+            if first is None:
+                return None
+            messages = [first]
+        else:
+            messages = []
+        messages[:0], self._again = self._again, []
+        while len(messages) < BATCH_LIMIT:
+            try:
+                item = self._queue.get_nowait()
+            except queue.Empty:
+                break
+            if item is None:
+                return None
+            messages.append(item)
+        return messages
+
+    def _send(self, messages: list[OutgoingMessage]) -> None:
+        from jobs_ui import dispatch
+
+        if not messages:
+            return
+        if dispatch.broker_down():
+            self._settled(len(messages))
+            return
+        try:
+            broker = self._connected()
+            for message in messages:
+                if not dispatch.queue_declared(message.queue):
+                    broker.declare_queue(message.queue, dispatch.QUEUE_ARGUMENTS)
+                    dispatch.declared(message.queue, True)
+                key = f"{message.job_id}:{message.attempts}"
+                broker.publish(key, message.queue, message.body, priority=message.priority)
+                self._sent[key] = (message, time.monotonic())
+        except BrokerError as e:
+            dispatch.broker_failed(e)
+            unsent = len(messages) - sum(1 for m in messages if f"{m.job_id}:{m.attempts}" in self._sent)
+            self._settled(unsent)
+            self._drop_connection()
+
+    def _read_confirms(self) -> None:
+        from jobs_ui import dispatch
+
+        if not self._sent or self._broker is None:
+            return
+        self._polling = True
+        try:
+            if self._queue.empty():
+                confirmed, unroutable, nacked = self._broker.poll(0.05)
+            else:
+                confirmed, unroutable, nacked = self._broker.poll(0)
+        except BrokerError as e:
+            dispatch.broker_failed(e)
+            self._drop_connection()
+            return
+        finally:
+            self._polling = False
+        done = [self._sent.pop(key)[0] for key in confirmed if key in self._sent]
+        given_up = 0
+        for key in unroutable:
+            message = self._sent.pop(key)[0]
+            # The queue was deleted since it was declared: declared and sent once more.
+            dispatch.declared(message.queue, False)
+            if key in self._resent:
+                self._resent.discard(key)
+                given_up += 1
+            else:
+                self._resent.add(key)
+                self._again.append(message)
+        for key in nacked:
+            self._sent.pop(key)
+            given_up += 1
+        late = [key for key, (_, sent) in self._sent.items() if time.monotonic() - sent > CONFIRM_TIMEOUT]
+        for key in late:
+            del self._sent[key]
+        if given_up or late:
+            logger.warning("RabbitMQ did not take %d job message(s); the sweep publishes them", given_up + len(late))
+        for message in done:
+            self._resent.discard(f"{message.job_id}:{message.attempts}")
+        try:
+            dispatch.mark_dispatched([(m.job_id, m.attempts) for m in done])
+        except Exception:
+            # The sweep publishes them again; the claim drops the duplicates.
+            logger.exception("Could not mark %d job(s) as dispatched", len(done))
+        self._settled(len(done) + given_up + len(late))
+
+    def _connected(self) -> amqp.ConfirmingPublisher:
+        broker = self._broker
+        if broker is not None and broker.generation != amqp.current_generation():
+            self._drop_connection()
+            broker = None
+        if broker is None:
+            broker = amqp.ConfirmingPublisher()
+            try:
+                broker.open()
+            except BrokerError:
+                broker.close()
+                raise
+            self._broker = broker
+        return broker
+
+    def _drop_connection(self) -> None:
+        if self._broker is not None:
+            self._broker.close()
+        self._broker = None
+        # Their fate is unknown: the sweep publishes them again if they never arrived.
+        self._settled(len(self._sent))
+        self._sent.clear()
+
+    def _keep_alive(self) -> None:
+        if self._broker is None:
+            return
+        try:
+            self._broker.poll(0)
+        except BrokerError:
+            self._drop_connection()
+
+    def _settled(self, count: int) -> None:
+        if not count:
+            return
+        with self._idle:
+            self._unsettled -= count
+            if self._unsettled <= 0:
+                self._unsettled = 0
+                self._idle.notify_all()
+
+    def stop(self, timeout: float) -> None:
+        self.flush(timeout)
+        self._queue.put(None)
+        self._thread.join(timeout)
+
+
+def submit(message: OutgoingMessage) -> None:
+    """Publish ``message`` from this process's publisher thread (started on first use)."""
+    global _publisher
+    publisher = _publisher
+    if publisher is None or publisher.pid != os.getpid():
+        with _lock:
+            if _publisher is None or _publisher.pid != os.getpid():
+                _publisher = Publisher()
+            publisher = _publisher
+    publisher.submit(message)
+
+
+def flush(timeout: float = FLUSH_TIMEOUT) -> bool:
+    """Wait until the messages submitted so far are confirmed (or given up to the sweep)."""
+    publisher = _publisher
+    if publisher is None or publisher.pid != os.getpid():
+        return True
+    return publisher.flush(timeout)
+
+
+def reset() -> None:
+    """Send what is waiting, then stop the thread (settings changed); the next submit starts another."""
+    global _publisher
+    with _lock:
+        publisher, _publisher = _publisher, None
+    if publisher is not None and publisher.pid == os.getpid():
+        publisher.stop(FLUSH_TIMEOUT)
+
+
+atexit.register(reset)
