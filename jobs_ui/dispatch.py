@@ -161,6 +161,11 @@ class OutgoingMessage:
     body: bytes
     priority: int
 
+    @property
+    def key(self) -> str:
+        """Names the attempt's message among those on their way."""
+        return f"{self.job_id}:{self.attempts}"
+
 
 def broker_down() -> bool:
     """Whether a publish failed moments ago (``BACKOFF``): until then, jobs wait for the sweep."""

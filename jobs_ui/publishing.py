@@ -116,20 +116,30 @@ class Publisher:
         if dispatch.broker_down():
             self._settled(len(messages))
             return
+        handled = 0
         try:
             broker = self._connected()
             for message in messages:
-                if not dispatch.queue_declared(message.queue):
-                    broker.declare_queue(message.queue, dispatch.QUEUE_ARGUMENTS)
-                    dispatch.declared(message.queue, True)
-                key = f"{message.job_id}:{message.attempts}"
-                broker.publish(key, message.queue, message.body, priority=message.priority)
-                self._sent[key] = (message, time.monotonic())
+                if message.key in self._sent:
+                    # The same attempt handed over twice: one message is enough.
+                    self._settled(1)
+                else:
+                    self._publish(broker, message)
+                handled += 1
         except BrokerError as e:
             dispatch.broker_failed(e)
-            unsent = len(messages) - sum(1 for m in messages if f"{m.job_id}:{m.attempts}" in self._sent)
-            self._settled(unsent)
+            # The messages from the one that failed on were not sent; those sent wait in _sent.
+            self._settled(len(messages) - handled)
             self._drop_connection()
+
+    def _publish(self, broker: amqp.ConfirmingPublisher, message: OutgoingMessage) -> None:
+        from jobs_ui import dispatch
+
+        if not dispatch.queue_declared(message.queue):
+            broker.declare_queue(message.queue, dispatch.QUEUE_ARGUMENTS)
+            dispatch.declared(message.queue, True)
+        broker.publish(message.key, message.queue, message.body, priority=message.priority)
+        self._sent[message.key] = (message, time.monotonic())
 
     def _read_confirms(self) -> None:
         from jobs_ui import dispatch
@@ -151,7 +161,10 @@ class Publisher:
         done = [self._sent.pop(key)[0] for key in confirmed if key in self._sent]
         given_up = 0
         for key in unroutable:
-            message = self._sent.pop(key)[0]
+            entry = self._sent.pop(key, None)
+            if entry is None:
+                continue
+            message = entry[0]
             # The queue was deleted since it was declared: declared and sent once more.
             dispatch.declared(message.queue, False)
             if key in self._resent:
@@ -161,15 +174,15 @@ class Publisher:
                 self._resent.add(key)
                 self._again.append(message)
         for key in nacked:
-            self._sent.pop(key)
-            given_up += 1
+            if self._sent.pop(key, None) is not None:
+                given_up += 1
         late = [key for key, (_, sent) in self._sent.items() if time.monotonic() - sent > CONFIRM_TIMEOUT]
         for key in late:
             del self._sent[key]
         if given_up or late:
             logger.warning("RabbitMQ did not take %d job message(s); the sweep publishes them", given_up + len(late))
         for message in done:
-            self._resent.discard(f"{message.job_id}:{message.attempts}")
+            self._resent.discard(message.key)
         try:
             dispatch.mark_dispatched([(m.job_id, m.attempts) for m in done])
         except Exception:
