@@ -10,9 +10,13 @@ pytestmark = pytest.mark.e2e
 
 def test_my_jobs_lists_final_statuses(page: Page, sign_in, browser):
     sign_in(page, "alice")
+    # One launch after the other (each panel shown before the next click), so the
+    # jobs are created in this order: the list below is newest first.
     page.get_by_test_id("demo-count").get_by_label("Count to").fill("5")
     page.get_by_test_id("demo-count").get_by_role("button", name="Start counting").click()
+    expect(page.get_by_test_id("demo-count").get_by_test_id("job-panel")).to_be_attached()
     page.get_by_test_id("demo-fail").get_by_role("button", name="Import the file").click()
+    expect(page.get_by_test_id("demo-fail").get_by_test_id("job-panel")).to_be_attached()
     long_card = page.get_by_test_id("demo-long")
     long_card.get_by_role("button", name="Rebuild the index").click()
     expect(long_card.get_by_test_id("job-panel")).to_have_attribute("data-job-status", "RUNNING")
