@@ -315,7 +315,7 @@ class ConfirmingPublisher:
     ``publish()`` sends and returns; ``poll()`` reads the broker's confirms and returns the
     keys it settled: ``(confirmed, returned, nacked)``. Returned means no queue took
     the message (``mandatory``). Messages not settled when the connection fails are
-    none of these: ``close()`` returns them.
+    none of these.
     """
 
     def __init__(self) -> None:
@@ -328,11 +328,6 @@ class ConfirmingPublisher:
         self._unroutable: list[str] = []
         self._nacked: list[str] = []
         self.generation = _generation
-
-    @property
-    def waiting(self) -> int:
-        """Messages sent whose confirm has not arrived yet."""
-        return len(self._waiting)
 
     def open(self) -> None:
         selected: list[bool] = []
@@ -373,14 +368,11 @@ class ConfirmingPublisher:
         with contextlib.suppress(pe.AMQPError, AttributeError):
             self._connection.add_callback_threadsafe(lambda: None)
 
-    def close(self) -> list[str]:
-        """Close the connection; returns the keys of the messages whose fate is unknown."""
+    def close(self) -> None:
         if self._connection is not None:
             _close_connection(self._connection)
         self._connection = self._channel = None
-        unknown = list(self._waiting.values())
         self._waiting.clear()
-        return unknown
 
     def _on_return(self, _channel: Any, _method: Any, properties: Any, _body: bytes) -> None:
         # RabbitMQ returns an unroutable message before it confirms it.

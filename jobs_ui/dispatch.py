@@ -109,13 +109,13 @@ def declare_queues(queue_names: Iterable[str]) -> None:
 
 def publish(job: Job) -> None:
     """Publish the message of the READY ``job`` (persistent, confirmed); ``BrokerError`` if not done."""
-    queue = job_queue(job.queue_name)
-    body = JobMessage.for_job(job).encode()
+    message = OutgoingMessage.for_job(job)
+    queue = message.queue
     for attempt in (1, 2):
         if queue not in _declared:
             declare_queues([job.queue_name])
         try:
-            amqp.publish("", queue, body, persistent=True, mandatory=True, priority=amqp_priority(job.priority))
+            amqp.publish("", queue, message.body, persistent=True, mandatory=True, priority=message.priority)
             return
         except MessageUnroutable:
             # The queue was deleted since this process declared it.
@@ -139,15 +139,7 @@ def dispatch(jobs: Iterable[Job]) -> int:
     now = timezone.now()
     due = [job for job in jobs if job.run_after is None or job.run_after <= now]
     for job in due:
-        publishing.submit(
-            OutgoingMessage(
-                job.pk,
-                job.attempts,
-                job_queue(job.queue_name),
-                JobMessage.for_job(job).encode(),
-                amqp_priority(job.priority),
-            )
-        )
+        publishing.submit(OutgoingMessage.for_job(job))
     return len(due)
 
 
@@ -160,6 +152,11 @@ class OutgoingMessage:
     queue: str
     body: bytes
     priority: int
+
+    @classmethod
+    def for_job(cls, job: Job) -> OutgoingMessage:
+        body = JobMessage.for_job(job).encode()
+        return cls(job.pk, job.attempts, job_queue(job.queue_name), body, amqp_priority(job.priority))
 
     @property
     def key(self) -> str:

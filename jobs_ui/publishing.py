@@ -16,6 +16,7 @@ import os
 import queue
 import threading
 import time
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from django.db import connections
@@ -41,6 +42,13 @@ _publisher: Publisher | None = None
 _lock = threading.Lock()
 
 
+@dataclass(slots=True)
+class _Sent:
+    message: OutgoingMessage
+    at: float
+    resent: bool
+
+
 class Publisher:
     """Sends the messages of ``submit()`` from a daemon thread, on a connection of its own."""
 
@@ -50,10 +58,9 @@ class Publisher:
         self._unsettled = 0
         self._idle = threading.Condition()
         self._broker: amqp.ConfirmingPublisher | None = None
-        self._sent: dict[str, tuple[OutgoingMessage, float]] = {}
-        # Messages no queue took, sent again once their queue is declared again.
+        self._sent: dict[str, _Sent] = {}
+        # Messages no queue took, sent once more after declaring their queue again.
         self._again: list[OutgoingMessage] = []
-        self._resent: set[str] = set()
         self._polling = False
         self._thread = threading.Thread(target=self._serve, name="jobs_ui-publisher", daemon=True)
         self._thread.start()
@@ -77,6 +84,8 @@ class Publisher:
                 messages = self._take()
                 if messages is None:
                     return
+                again, self._again = self._again, []
+                self._send(again, resent=True)
                 self._send(messages)
                 self._read_confirms()
         finally:
@@ -97,7 +106,6 @@ class Publisher:
             messages = [first]
         else:
             messages = []
-        messages[:0], self._again = self._again, []
         while len(messages) < BATCH_LIMIT:
             try:
                 item = self._queue.get_nowait()
@@ -108,7 +116,7 @@ class Publisher:
             messages.append(item)
         return messages
 
-    def _send(self, messages: list[OutgoingMessage]) -> None:
+    def _send(self, messages: list[OutgoingMessage], *, resent: bool = False) -> None:
         from jobs_ui import dispatch
 
         if not messages:
@@ -124,7 +132,7 @@ class Publisher:
                     # The same attempt handed over twice: one message is enough.
                     self._settled(1)
                 else:
-                    self._publish(broker, message)
+                    self._publish(broker, message, resent)
                 handled += 1
         except BrokerError as e:
             dispatch.broker_failed(e)
@@ -132,14 +140,14 @@ class Publisher:
             self._settled(len(messages) - handled)
             self._drop_connection()
 
-    def _publish(self, broker: amqp.ConfirmingPublisher, message: OutgoingMessage) -> None:
+    def _publish(self, broker: amqp.ConfirmingPublisher, message: OutgoingMessage, resent: bool) -> None:
         from jobs_ui import dispatch
 
         if not dispatch.queue_declared(message.queue):
             broker.declare_queue(message.queue, dispatch.QUEUE_ARGUMENTS)
             dispatch.declared(message.queue, True)
         broker.publish(message.key, message.queue, message.body, priority=message.priority)
-        self._sent[message.key] = (message, time.monotonic())
+        self._sent[message.key] = _Sent(message, time.monotonic(), resent)
 
     def _read_confirms(self) -> None:
         from jobs_ui import dispatch
@@ -158,31 +166,27 @@ class Publisher:
             return
         finally:
             self._polling = False
-        done = [self._sent.pop(key)[0] for key in confirmed if key in self._sent]
+        done = [self._sent.pop(key).message for key in confirmed if key in self._sent]
         given_up = 0
         for key in unroutable:
             entry = self._sent.pop(key, None)
             if entry is None:
                 continue
-            message = entry[0]
             # The queue was deleted since it was declared: declared and sent once more.
-            dispatch.declared(message.queue, False)
-            if key in self._resent:
-                self._resent.discard(key)
+            dispatch.declared(entry.message.queue, False)
+            if entry.resent:
                 given_up += 1
             else:
-                self._resent.add(key)
-                self._again.append(message)
+                self._again.append(entry.message)
         for key in nacked:
             if self._sent.pop(key, None) is not None:
                 given_up += 1
-        late = [key for key, (_, sent) in self._sent.items() if time.monotonic() - sent > CONFIRM_TIMEOUT]
+        now = time.monotonic()
+        late = [key for key, entry in self._sent.items() if now - entry.at > CONFIRM_TIMEOUT]
         for key in late:
             del self._sent[key]
         if given_up or late:
             logger.warning("RabbitMQ did not take %d job message(s); the sweep publishes them", given_up + len(late))
-        for message in done:
-            self._resent.discard(message.key)
         try:
             dispatch.mark_dispatched([(m.job_id, m.attempts) for m in done])
         except Exception:

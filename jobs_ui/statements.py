@@ -110,9 +110,10 @@ def _insert_statement(alias: str, notify: bool) -> tuple[list[Field[Any, Any]], 
 
 
 def mark_dispatched(alias: str, attempts: Sequence[tuple[Any, int]]) -> None:
-    """PostgreSQL: set ``dispatched_at`` of the READY rows still in these ``(job id, attempts)`` that a worker is not claiming right now.
+    """PostgreSQL: set ``dispatched_at`` of the rows still READY in these ``(job id, attempts)``.
 
-    Committed without waiting for the disk: see ``jobs_ui.dispatch._mark_dispatched``.
+    Rows a worker is claiming right now are skipped, and the mark is committed without
+    waiting for the disk: see ``jobs_ui.dispatch.mark_dispatched``.
     """
     connection = connections[alias]
     ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id, _ in attempts]
