@@ -8,12 +8,12 @@ import uuid
 
 import pytest
 
-from jobs_ui import amqp
-from jobs_ui.dispatch import dead_letter_queue, declare_queues, job_queue
+from jobs_ui import amqp, publishing
+from jobs_ui.dispatch import PRIORITY_LEVELS, dead_letter_queue, declare_queues, job_queue
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
 from tests.amqp_fixtures import _connect
-from tests.waiting import wait_for_status
+from tests.waiting import wait_for_status, wait_until
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
 
@@ -52,9 +52,12 @@ BAD_MESSAGES = [
 
 def test_bad_messages_are_dead_lettered_and_the_worker_keeps_serving(amqp_settings, start_worker, lines):
     declare_queues(["default", "other"])
+    # Above the good job's priority, so the worker meets every bad message before the
+    # good job, and ``--until-done`` cannot end with some of them still in the queue.
     for body, _reason in BAD_MESSAGES:
-        amqp.publish("", job_queue("default"), body)
+        amqp.publish("", job_queue("default"), body, priority=PRIORITY_LEVELS - 1)
     good = tasks.append_line.enqueue(lines.path, "served")
+    assert publishing.flush()
     assert start_worker("--until-done").wait() == 0
     assert lines.read() == ["served"]
     assert Job.objects.get(pk=good.id).status == JobStatus.SUCCESSFUL
@@ -82,10 +85,18 @@ def test_duplicate_and_stale_messages_are_dropped(amqp_settings, start_worker, l
     declare_queues(["default", "other"])
     for stale in (message(job.id), message(job.id), message(job.id, attempts=5)):
         amqp.publish("", job_queue("default"), stale)
-    assert start_worker("--until-done").wait() == 0
+    # A serving worker, not ``--until-done``: that may end once the job is done, with
+    # duplicates still in the queue; this one must take them all.
+    worker = start_worker()
+    wait_for_status(job.id, JobStatus.SUCCESSFUL)
+    wait_until(lambda: amqp.queue_info(job_queue("default")) == (0, 1), what="every message taken")
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    # Acked, not only delivered: a message left unacked would be back in the queue now.
+    assert amqp.queue_info(job_queue("default")) == (0, 0)
     assert lines.read() == ["once"]
+    assert Job.objects.get(pk=job.id).attempts == 1
     assert dead_letters(amqp_settings.JOBS_UI["AMQP_URL"]) == []
-    assert amqp.queue_info(job_queue("default"))[0] == 0
 
 
 def test_a_message_that_finds_every_slot_busy_goes_back_for_another_worker(
