@@ -125,6 +125,7 @@ def publish(
     expiration_ms: int | None = None,
     headers: dict[str, Any] | None = None,
     priority: int | None = None,
+    timestamp: int | None = None,
 ) -> None:
     """Publish and wait for the broker's confirm.
 
@@ -137,6 +138,7 @@ def publish(
         expiration=None if expiration_ms is None else str(int(expiration_ms)),
         headers=headers,
         priority=priority,
+        timestamp=timestamp,
     )
     _run(lambda ch: ch.basic_publish(exchange, routing_key, body, properties=properties, mandatory=mandatory))
 
@@ -146,16 +148,46 @@ def peek(queue: str) -> bytes | None:
 
     Raises ``QueueNotFound`` when the queue does not exist.
     """
+    first = browse(queue, 1)
+    return first[0].body if first else None
 
-    def get(channel: Any) -> bytes | None:
-        method, _properties, body = channel.basic_get(queue, auto_ack=False)
-        if method is None:
-            return None
-        # Back to the head of the queue, keeping its original per-message expiry.
-        channel.basic_nack(method.delivery_tag, requeue=True)
-        return bytes(body or b"")
+
+@dataclass(frozen=True, slots=True)
+class Message:
+    """A message read by ``browse()``, left in its queue."""
+
+    body: bytes
+    headers: dict[str, Any]
+    timestamp: int | None
+    """Seconds since the epoch, when the publisher set it."""
+
+
+def browse(queue: str, limit: int) -> list[Message]:
+    """Up to ``limit`` messages from the head of ``queue``, left in place and in order.
+
+    Raises ``QueueNotFound`` when the queue does not exist.
+    """
+
+    def get(channel: Any) -> list[Message]:
+        found: list[Message] = []
+        last = None
+        while len(found) < limit:
+            method, properties, body = channel.basic_get(queue, auto_ack=False)
+            if method is None:
+                break
+            last = method.delivery_tag
+            found.append(Message(bytes(body or b""), dict(properties.headers or {}), properties.timestamp))
+        if last is not None:
+            # Back to their places in the queue, each keeping its per-message expiry.
+            channel.basic_nack(last, multiple=True, requeue=True)
+        return found
 
     return _run(get, not_found=QueueNotFound)
+
+
+def purge_queue(queue: str) -> int:
+    """Delete every message waiting in ``queue``; how many there were. ``QueueNotFound`` when it does not exist."""
+    return int(_run(lambda ch: ch.queue_purge(queue), not_found=QueueNotFound).method.message_count)
 
 
 def publish_events(events: list[tuple[str, bytes]]) -> None:

@@ -95,6 +95,12 @@ def dead_letter_queue() -> str:
     return amqp.name("dead-letters")
 
 
+def dead_letter(body: bytes, queue: str, reason: str, worker: str) -> None:
+    """Put a message a worker cannot use in the dead-letter queue: why, from which queue, by whom, when."""
+    headers = {"x-jobs-ui-reason": reason, "x-jobs-ui-queue": queue, "x-jobs-ui-worker": worker}
+    amqp.publish("", dead_letter_queue(), body, persistent=True, headers=headers, timestamp=int(time.time()))
+
+
 def amqp_priority(priority: int) -> int:
     """Django's -100..100 mapped onto RabbitMQ's 0..9, keeping the order."""
     return (max(-100, min(100, priority)) + 100) * PRIORITY_LEVELS // 201

@@ -65,3 +65,7 @@ class MessageUnroutable(BrokerError):
 
 class QueueNotFound(BrokerError):
     """The queue does not exist: never declared, deleted, or expired."""
+
+
+class NoBroker(JobsUiException):
+    """An operation needs RabbitMQ, and ``JOBS_UI["AMQP_URL"]`` is not set."""

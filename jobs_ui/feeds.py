@@ -11,7 +11,7 @@ from django.db import DatabaseError
 from jobs_ui import amqp, wakeups
 from jobs_ui.claiming import claim_due, claim_wanted
 from jobs_ui.conf import get_config
-from jobs_ui.dispatch import InvalidJobMessage, JobMessage, dead_letter_queue, declare_queues, forget_message, job_queue
+from jobs_ui.dispatch import InvalidJobMessage, JobMessage, dead_letter, declare_queues, forget_message, job_queue
 from jobs_ui.exceptions import UnknownTask
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.registry import resolve_task
@@ -220,8 +220,7 @@ class BrokerFeed:
 
     def _dead_letter(self, delivery: amqp.Delivery, reason: str, *, ack: bool = True) -> None:
         logger.error("Dead-lettered a message from %s: %s", delivery.queue, reason)
-        headers = {"x-jobs-ui-reason": reason, "x-jobs-ui-queue": delivery.queue}
-        amqp.publish("", dead_letter_queue(), delivery.body, persistent=True, headers=headers)
+        dead_letter(delivery.body, delivery.queue, reason, self.worker.label)
         if ack:
             self.consumer.ack(delivery.tag)
 

@@ -1,17 +1,21 @@
-"""Queue depth for staff: READY jobs, the oldest one's age, RUNNING jobs, messages in RabbitMQ."""
+"""Queue depth for staff: READY jobs, the oldest one's age, RUNNING jobs, messages in RabbitMQ; dead letters."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
 
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from jobs_ui.conf import get_config
-from jobs_ui.exceptions import BrokerError, QueueNotFound
+from jobs_ui.exceptions import BrokerError, NoBroker, QueueNotFound
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.options import known_queues
+
+if TYPE_CHECKING:
+    from jobs_ui import amqp
 
 
 @dataclass(frozen=True, slots=True)
@@ -74,6 +78,67 @@ def dead_letters() -> int | None:
         return 0
     except BrokerError:
         return None
+
+
+@dataclass(frozen=True, slots=True)
+class DeadLetter:
+    """A message a worker could not use, as it waits in the dead-letter queue."""
+
+    reason: str
+    queue: str
+    """The RabbitMQ queue the worker took it from."""
+    worker: str
+    """The label of the worker that put it aside."""
+    at: datetime | None
+    body: str
+    """The message as text; bytes that are not UTF-8 are shown as ``\\xNN``."""
+
+
+def browse_dead_letters(limit: int) -> tuple[list[DeadLetter], int]:
+    """The oldest ``limit`` dead letters, left in their queue, and how many there are."""
+    from jobs_ui import amqp
+
+    queue = _dead_letter_queue()
+    try:
+        messages = amqp.browse(queue, limit)
+        total = amqp.queue_info(queue)[0]
+    except QueueNotFound:
+        return [], 0
+    return [_dead_letter(message) for message in messages], total
+
+
+def purge_dead_letters() -> int:
+    """Delete every dead letter; how many there were."""
+    from jobs_ui import amqp
+
+    try:
+        return amqp.purge_queue(_dead_letter_queue())
+    except QueueNotFound:
+        return 0
+
+
+def _dead_letter_queue() -> str:
+    if not get_config()["AMQP_URL"]:
+        raise NoBroker("Dead letters are kept in RabbitMQ, and JOBS_UI['AMQP_URL'] is not set.")
+    from jobs_ui.dispatch import dead_letter_queue
+
+    return dead_letter_queue()
+
+
+def _dead_letter(message: amqp.Message) -> DeadLetter:
+    headers = message.headers
+
+    def header(key: str) -> str:
+        value = headers.get(key, "")
+        return value.decode("utf-8", "replace") if isinstance(value, bytes) else str(value)
+
+    return DeadLetter(
+        reason=header("x-jobs-ui-reason"),
+        queue=header("x-jobs-ui-queue"),
+        worker=header("x-jobs-ui-worker"),
+        at=None if message.timestamp is None else datetime.fromtimestamp(message.timestamp, UTC),
+        body=message.body.decode("utf-8", "backslashreplace"),
+    )
 
 
 def _broker(name: str) -> tuple[int | None, int | None]:

@@ -10,7 +10,7 @@ import pytest
 
 from jobs_ui import amqp, publishing
 from jobs_ui.dispatch import PRIORITY_LEVELS, dead_letter_queue, declare_queues, job_queue
-from jobs_ui.models import Job, JobStatus
+from jobs_ui.models import Job, JobStatus, Worker
 from tests import tasks
 from tests.amqp_fixtures import _connect
 from tests.waiting import wait_for_status, wait_until
@@ -66,6 +66,7 @@ def test_bad_messages_are_dead_lettered_and_the_worker_keeps_serving(amqp_settin
     for (_, headers), (body, reason) in zip(found, BAD_MESSAGES, strict=True):
         assert reason in headers["x-jobs-ui-reason"], body
         assert headers["x-jobs-ui-queue"] == job_queue("default")
+        assert headers["x-jobs-ui-worker"] == Worker.objects.get().label
 
 
 def test_message_naming_another_task_changes_nothing(amqp_settings, start_worker, lines):
