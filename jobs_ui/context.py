@@ -23,6 +23,8 @@ from jobs_ui.models import Job, JobStatus
 @dataclass(slots=True)
 class _State:
     cancel_requested: bool = False
+    lost: bool = False
+    """This attempt no longer owns the job: another attempt took it over (see ``cancel_requested``)."""
     last_write: float = 0.0
     last_cancel_check: float = 0.0
     dirty: bool = False
@@ -82,7 +84,12 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
 
     @property
     def cancel_requested(self) -> bool:
-        """Whether someone asked to cancel this job (read from the database at most every ``PROGRESS_INTERVAL``)."""
+        """Whether someone asked to cancel this job (read from the database at most every ``PROGRESS_INTERVAL``).
+
+        Also True once this attempt has lost the job: its worker stood still (frozen, cut off)
+        past its lease, and the job was retried or failed meanwhile. Nothing it writes lands
+        any more, so the task should stop as it would for a cancel.
+        """
         state = self._state
         if not state.cancel_requested:
             now = time.monotonic()
@@ -99,6 +106,8 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
     def check_cancelled(self) -> None:
         """Raise ``JobCancelled`` once a cancel is requested (``JobTimedOut`` past the timeout)."""
         if self.cancel_requested:
+            if self._state.lost:
+                raise JobCancelled("This attempt lost the job: its lease expired and another attempt took over.")
             raise JobCancelled("Cancelled on request.")
         if self.timed_out:
             raise JobTimedOut("Timed out.")
@@ -126,11 +135,15 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
         # only to learn why the first matched no row.
         if self._running().filter(cancel_requested_at__isnull=True).update(**fields):
             return
-        if self._running().update(**fields):
-            self._state.cancel_requested = True
+        if not self._running().update(**fields):
+            self._state.lost = True
+        self._state.cancel_requested = True
 
     def _read_cancel(self) -> None:
-        if self._running().filter(cancel_requested_at__isnull=False).exists():
+        row = self._running().values("cancel_requested_at").first()
+        if row is None:
+            self._state.lost = True
+        if row is None or row["cancel_requested_at"] is not None:
             self._state.cancel_requested = True
 
 

@@ -54,8 +54,9 @@ def _claim_from_database(worker: Worker, until: float | None) -> bool:
                     exclude_tasks=worker.exclude_tasks,
                     limit=capacity,
                 )
+                claimed_at = time.monotonic()
                 for job in jobs:
-                    worker.submit(job)
+                    worker.submit(job, claimed_at)
                 found = found or bool(jobs)
                 if len(jobs) < capacity:
                     break
@@ -163,6 +164,7 @@ class BrokerFeed:
             return 0
         try:
             claimed = claim_wanted(self.worker.id, [(m.job_id, m.attempts, m.task_path) for _, m in claimable])
+            claimed_at = time.monotonic()
         except DatabaseError:
             logger.exception("Could not claim %d job(s); their messages go back to the queue", len(claimable))
             for delivery, _message in claimable:
@@ -175,17 +177,17 @@ class BrokerFeed:
         # protect them either way.
         first = self.worker.pool.idle
         if first:
-            self._start(claimed)
+            self._start(claimed, claimed_at)
         try:
             self._settle(deliveries, claimable, claimed)
         finally:
             if not first:
-                self._start(claimed)
+                self._start(claimed, claimed_at)
         return len(claimed)
 
-    def _start(self, claimed: list[Job]) -> None:
+    def _start(self, claimed: list[Job], claimed_at: float) -> None:
         for job in claimed:
-            self.worker.submit(job)
+            self.worker.submit(job, claimed_at)
 
     def _settle(
         self, deliveries: list[amqp.Delivery], claimable: list[tuple[amqp.Delivery, JobMessage]], claimed: list[Job]

@@ -57,6 +57,12 @@ def _fail_lost(job: Job) -> bool:
     return fail(job, error_class=_LOST_CLASS, message="Worker lost: it stopped responding while running this job.")
 
 
+def still_held(job: Job, worker_id: str) -> bool:
+    """Renew the lease of this attempt of ``job`` if ``worker_id`` still holds it; whether it does."""
+    held = Job.objects.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING, worker_id=worker_id)
+    return bool(held.update(heartbeat_at=Now()))
+
+
 def renew_leases(worker_id: str) -> int:
     """Extend the lease of every job ``worker_id`` runs, by the database's clock; how many.
 

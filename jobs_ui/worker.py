@@ -27,7 +27,7 @@ from jobs_ui.models import Job, WorkerKind, WorkerState
 from jobs_ui.models import Worker as WorkerRow
 from jobs_ui.options import WorkerOptions
 from jobs_ui.pools import make_pool
-from jobs_ui.recovery import recover_lost_jobs, renew_leases
+from jobs_ui.recovery import recover_lost_jobs, renew_leases, still_held
 
 logger = logging.getLogger(__name__)
 
@@ -80,9 +80,20 @@ class Worker:
             left = min(left, self.options.max_jobs - self.taken)
         return max(left, 0)
 
-    def submit(self, job: Job) -> None:
+    def submit(self, job: Job, claimed_at: float | None = None) -> bool:
+        """Start ``job``, claimed by this worker at ``claimed_at`` (``time.monotonic()``); whether it started.
+
+        A claim older than half the heartbeat timeout is checked first: the process may have
+        been frozen since (SIGSTOP, a paused machine) long enough for its lease to expire and
+        another attempt to take the job over, and then this attempt must not start.
+        """
+        stale = claimed_at is not None and time.monotonic() - claimed_at > get_config()["HEARTBEAT_TIMEOUT"] / 2
+        if stale and not still_held(job, self.id):
+            logger.warning("Job %s attempt %s was taken over while this worker stood still", job.pk, job.attempts)
+            return False
         self.taken += 1
         self.pool.submit(job)
+        return True
 
     def has_finished(self) -> bool:
         """``--until-done``: nothing runs here, and no due READY job or waiting retry is left for this worker.

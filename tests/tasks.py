@@ -9,6 +9,7 @@ from typing import Any
 from django.tasks import task
 
 from jobs_ui.context import JobContext
+from jobs_ui.exceptions import JobCancelled
 
 # Tests wait on these instead of sleeping; ``shutdown`` ends every waiting task.
 gates: dict[str, threading.Event] = {}
@@ -180,16 +181,39 @@ def append_when_file_exists_retried(context: JobContext, path: str, line: str, g
 
 
 @task(retries=1, retry_delay=0.1, takes_context=True)
-def first_attempt_stalls(context: JobContext, path: str, seconds: float) -> str:
-    """Attempt 1 appends, reports progress and stalls ``seconds``; later attempts finish at once."""
+def first_attempt_stalls(context: JobContext, path: str, seconds: float, check: bool = False) -> str:
+    """Attempt 1 appends, reports progress and stalls ``seconds``; later attempts finish at once.
+
+    With ``check``, attempt 1 asks whether to stop once awake, and appends why it stops.
+    """
     mine = f"attempt {context.attempt} pid {os.getpid()}"
     append(path, f"start {mine}")
     context.progress(1, 3, f"{mine} started")
     if context.attempt == 1:
         threading.Event().wait(seconds)
+        if check:
+            try:
+                context.check_cancelled()
+            except JobCancelled as e:
+                append(path, f"stopped {mine}: {e}")
+                raise
         context.progress(2, 3, f"{mine} woke up")
     append(path, f"end {mine}")
     return mine
+
+
+@task(takes_context=True)
+def checks_after_gate(context: JobContext, path: str, name: str) -> str:
+    """Reports progress, waits for gate ``name``, then asks whether to stop, appending why."""
+    context.progress(0, 1, "waiting")
+    gate(name).wait(10)
+    try:
+        context.check_cancelled()
+    except JobCancelled as e:
+        append(path, f"stopped: {e}")
+        raise
+    append(path, "went on")
+    return "went on"
 
 
 @task(retries=2, retry_delay=0.3)

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import pytest
 from django.db import connection
+from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
@@ -91,3 +92,33 @@ def test_progress_inside_a_transaction_on_sqlite_waits_for_the_end():
     tasks.gate("g").set()
     job = wait_for_status(result.id, JobStatus.SUCCESSFUL)
     assert job.progress_message == "inside a transaction"
+
+
+def test_an_attempt_that_lost_its_job_is_told_to_stop(tmp_path, caplog):
+    from tests.worker_fixtures import Lines
+
+    lines = Lines(tmp_path / "lines")
+    result = tasks.checks_after_gate.enqueue(lines.path, "lost")
+    wait_until(lambda: Job.objects.filter(pk=result.id, progress_message="waiting").exists(), what="the job to wait")
+    # What a reaper does to a job whose lease expired, with no attempt left.
+    Job.objects.filter(pk=result.id).update(status=JobStatus.FAILED, worker_id="", error_message="Worker lost.")
+    tasks.gate("lost").set()
+    wait_until(lines.read, what="the task to go on")
+    assert lines.read() == ["stopped: This attempt lost the job: its lease expired and another attempt took over."]
+    # Its final write (CANCELLED) is fenced off.
+    wait_until(lambda: f"Job {result.id} attempt 1 lost ownership" in caplog.text, what="the final write to be refused")
+    job = Job.objects.get(pk=result.id)
+    assert (job.status, job.error_message) == (JobStatus.FAILED, "Worker lost.")
+
+
+def test_a_cancel_request_still_reads_as_one(tmp_path):
+    from tests.worker_fixtures import Lines
+
+    lines = Lines(tmp_path / "lines")
+    result = tasks.checks_after_gate.enqueue(lines.path, "cancelled")
+    wait_until(lambda: Job.objects.filter(pk=result.id, progress_message="waiting").exists(), what="the job to wait")
+    Job.objects.filter(pk=result.id).update(cancel_requested_at=timezone.now())
+    tasks.gate("cancelled").set()
+    job = wait_for_status(result.id, JobStatus.CANCELLED)
+    assert lines.read() == ["stopped: Cancelled on request."]
+    assert job.error_message == "Cancelled on request."

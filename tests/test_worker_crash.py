@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sys
 import threading
+import time
 
 import pytest
 
@@ -13,7 +14,7 @@ from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from jobs_ui.options import WorkerOptions
 from jobs_ui.worker import Worker as WorkerLoop
 from tests import tasks
-from tests.waiting import wait_until
+from tests.waiting import wait_for_status, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -67,3 +68,39 @@ def test_stop_from_another_thread_is_graceful(in_process):
     assert codes == [0]
     assert Job.objects.get(pk=result.id).status == JobStatus.SUCCESSFUL
     assert Worker.objects.get(pk=worker.id).jobs_succeeded == 1
+
+
+def test_a_claim_taken_over_while_the_worker_stood_still_does_not_start(in_process):
+    from datetime import timedelta
+
+    from django.utils import timezone
+
+    from jobs_ui.recovery import recover_lost_jobs
+
+    lost, kept = tasks.echo.enqueue("lost"), tasks.echo.enqueue("kept")
+    worker = WorkerLoop(WorkerOptions(concurrency=2))
+    claimed = {str(job.pk): job for job in claim_due(executor="worker", worker_id=worker.id, limit=2)}
+    # Both claims are old by the time the worker gets to start them (it was frozen);
+    # meanwhile, another worker's reaper found one of the leases expired.
+    Job.objects.filter(pk=lost.id).update(heartbeat_at=timezone.now() - timedelta(hours=1))
+    assert recover_lost_jobs() == 1
+    long_ago = time.monotonic() - 3600
+    assert not worker.submit(claimed[str(lost.id)], long_ago)
+    assert worker.pool.idle
+    assert worker.taken == 0
+    row = Job.objects.get(pk=lost.id)
+    assert (row.status, row.attempts) == (JobStatus.FAILED, 1)
+    assert row.error_message.startswith("Worker lost")
+    # The lease still held is renewed, and its job starts.
+    before = Job.objects.get(pk=kept.id).heartbeat_at
+    assert before is not None
+    worker.pool.start()
+    try:
+        assert worker.submit(claimed[str(kept.id)], long_ago)
+        renewed = Job.objects.get(pk=kept.id).heartbeat_at
+        assert renewed is not None
+        assert renewed > before
+        job = wait_for_status(kept.id, JobStatus.SUCCESSFUL)
+    finally:
+        worker.pool.close()
+    assert job.result == "kept"

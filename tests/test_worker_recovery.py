@@ -90,6 +90,23 @@ def test_frozen_worker_cannot_overwrite_the_attempt_that_replaced_it(worker_mode
     assert Worker.objects.get(pk=job.worker_ids[0]).jobs_succeeded == 0
 
 
+def test_frozen_worker_tells_its_task_it_lost_the_job(short_lease, start_worker, lines):
+    result = tasks.first_attempt_stalls.enqueue(lines.path, 1.0, check=True)
+    frozen = start_worker("--max-jobs", "1")
+    started(lines)
+    frozen.signal(signal.SIGSTOP)
+    rescuer = start_worker("--max-jobs", "1")
+    job = wait_for_status(result.id, JobStatus.SUCCESSFUL, timeout=20)
+    assert rescuer.wait() == 0
+    frozen.signal(signal.SIGCONT)
+    assert frozen.wait() == 0
+    # Awake, the first attempt learns at its next check that the job is no longer its own.
+    mine = f"attempt 1 pid {frozen.pid}"
+    lost = "This attempt lost the job: its lease expired and another attempt took over."
+    assert [line for line in lines.read() if mine in line] == [f"start {mine}", f"stopped {mine}: {lost}"]
+    assert Job.objects.get(pk=result.id).result == job.result == f"attempt 2 pid {job.worker_ids[1].split('-')[-2]}"
+
+
 @pytest.mark.rabbitmq
 def test_jobs_launched_while_rabbitmq_is_down_run_once_it_is_back(amqp_settings, start_worker, lines, alice):
     settings = amqp_settings

@@ -35,12 +35,17 @@ def main() -> None:
     batch_outcome_counts()
     threading.Thread(target=_flush_counts, args=(flush_outcome_counts,), name="jobs_ui-counts", daemon=True).start()
     alias = statements.using()
-    answers.write(json.dumps({"ready": os.getpid()}) + "\n")
-    for line in sys.stdin:
-        job = job_from_wire(json.loads(line), alias)
-        run_claimed(job)
-        _drop_broken_connections()
-        answers.write(json.dumps({"done": str(job.pk)}) + "\n")
+    try:
+        answers.write(json.dumps({"ready": os.getpid()}) + "\n")
+        for line in sys.stdin:
+            job = job_from_wire(json.loads(line), alias)
+            run_claimed(job)
+            _drop_broken_connections()
+            answers.write(json.dumps({"done": str(job.pk)}) + "\n")
+    except BrokenPipeError:
+        # The worker is gone (killed): nobody reads the answers, and its jobs are recovered
+        # once their leases expire.
+        os._exit(1)
     flush_outcome_counts()
 
 
