@@ -148,7 +148,7 @@ def peek(queue: str) -> bytes | None:
 
     Raises ``QueueNotFound`` when the queue does not exist.
     """
-    first = browse(queue, 1)
+    first, _total = browse(queue, 1)
     return first[0].body if first else None
 
 
@@ -162,25 +162,29 @@ class Message:
     """Seconds since the epoch, when the publisher set it."""
 
 
-def browse(queue: str, limit: int) -> list[Message]:
-    """Up to ``limit`` messages from the head of ``queue``, left in place and in order.
+def browse(queue: str, limit: int) -> tuple[list[Message], int]:
+    """Up to ``limit`` messages from the head of ``queue``, left in place and in order; and how many it holds.
 
     Raises ``QueueNotFound`` when the queue does not exist.
     """
 
-    def get(channel: Any) -> list[Message]:
+    def get(channel: Any) -> tuple[list[Message], int]:
         found: list[Message] = []
-        last = None
+        total = last = 0
         while len(found) < limit:
             method, properties, body = channel.basic_get(queue, auto_ack=False)
             if method is None:
                 break
+            if not found:
+                # Counted by the queue as it handed out the first one (a count asked for after
+                # the nack below could miss messages not yet back in the queue).
+                total = int(method.message_count) + 1
             last = method.delivery_tag
             found.append(Message(bytes(body or b""), dict(properties.headers or {}), properties.timestamp))
-        if last is not None:
+        if found:
             # Back to their places in the queue, each keeping its per-message expiry.
             channel.basic_nack(last, multiple=True, requeue=True)
-        return found
+        return found, total
 
     return _run(get, not_found=QueueNotFound)
 

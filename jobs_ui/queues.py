@@ -100,8 +100,7 @@ def browse_dead_letters(limit: int) -> tuple[list[DeadLetter], int]:
 
     queue = _dead_letter_queue()
     try:
-        messages = amqp.browse(queue, limit)
-        total = amqp.queue_info(queue)[0]
+        messages, total = amqp.browse(queue, limit)
     except QueueNotFound:
         return [], 0
     return [_dead_letter(message) for message in messages], total

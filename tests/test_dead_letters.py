@@ -51,7 +51,9 @@ def test_lists_dead_letters_oldest_first_and_leaves_them(letters):
         assert letters <= datetime.fromisoformat(letter["at"]).timestamp() <= time.time()
         assert letter["at"].endswith("+00:00")
     # Still there, in the same order.
-    assert [m.body for m in amqp.browse(dead_letter_queue(), 10)] == [body for body, _ in LETTERS]
+    messages, total = amqp.browse(dead_letter_queue(), 10)
+    assert [m.body for m in messages] == [body for body, _ in LETTERS]
+    assert total == 3
 
 
 @pytest.mark.rabbitmq
@@ -98,4 +100,4 @@ def test_bad_input_is_refused(args, error):
 def test_bad_limit_changes_nothing(letters):
     with pytest.raises(CommandError):
         run("--purge-dead-letters", "--limit", "x")
-    assert amqp.queue_info(dead_letter_queue())[0] == 3
+    assert amqp.browse(dead_letter_queue(), 1)[1] == 3
