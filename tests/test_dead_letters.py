@@ -85,8 +85,8 @@ def test_no_dead_letter_queue_yet(amqp_settings):
     [
         (["--dead-letters"], "Dead letters are kept in RabbitMQ, and JOBS_UI['AMQP_URL'] is not set."),
         (["--purge-dead-letters"], "JOBS_UI['AMQP_URL'] is not set"),
-        (["--dead-letters", "--limit", "0"], "--limit must be a whole number >= 1, not '0'."),
-        (["--dead-letters", "--limit", "many"], "--limit must be a whole number >= 1, not 'many'."),
+        (["--dead-letters", "--limit", "0"], "argument --limit: must be a whole number >= 1, not '0'"),
+        (["--dead-letters", "--limit", "many"], "argument --limit: must be a whole number >= 1, not 'many'"),
         (["--limit", "5"], "--limit goes with --dead-letters."),
         (["--dead-letters", "--purge-dead-letters"], "not allowed with argument"),
     ],

@@ -13,6 +13,7 @@ from typing import Any
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from jobs_ui.exceptions import BrokerError, NoBroker
+from jobs_ui.management.arguments import positive_int
 from jobs_ui.queues import DeadLetter, browse_dead_letters, dead_letters, purge_dead_letters, queue_stats
 
 # How much of a dead letter's body the table shows.
@@ -30,16 +31,6 @@ def _age(seconds: float | None) -> str:
     return f"{seconds / 3600:.1f}h"
 
 
-def _limit(value: str) -> int:
-    try:
-        limit = int(value)
-    except ValueError:
-        limit = 0
-    if limit < 1:
-        raise CommandError(f"--limit must be a whole number >= 1, not {value!r}.")
-    return limit
-
-
 class Command(BaseCommand):
     help = (
         "Show each queue: READY jobs (and how many are due), the oldest READY job's age, RUNNING jobs. "
@@ -55,12 +46,14 @@ class Command(BaseCommand):
         group.add_argument(
             "--purge-dead-letters", action="store_true", help="Delete every dead letter and say how many there were."
         )
-        parser.add_argument("--limit", help=f"How many dead letters to list (default {DEFAULT_LIMIT}).")
+        parser.add_argument(
+            "--limit", type=positive_int, help=f"How many dead letters to list (default {DEFAULT_LIMIT})."
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         if options["limit"] is not None and not options["dead_letters"]:
             raise CommandError("--limit goes with --dead-letters.")
-        limit = DEFAULT_LIMIT if options["limit"] is None else _limit(options["limit"])
+        limit = DEFAULT_LIMIT if options["limit"] is None else options["limit"]
         try:
             if options["dead_letters"]:
                 self._dead_letters(*browse_dead_letters(limit), as_json=options["json"])
