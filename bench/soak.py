@@ -6,7 +6,9 @@
 Three workers serve while jobs are launched for about a minute, one by one and in bulk (0, 5, 50 or
 300 ms of work each). Every 0.5-2 s one of these happens: a worker is killed (SIGKILL) and replaced;
 a worker is frozen (SIGSTOP) past its lease, then thawed; a worker is stopped (SIGTERM) and replaced;
-every RabbitMQ connection is closed (``rabbitmqctl close_all_connections``). Leases are short (3 s).
+every RabbitMQ connection is closed (``rabbitmqctl close_all_connections``). Once, 20 s in, RabbitMQ
+itself is stopped for 3 s while launches go on (``rabbitmqctl stop_app``, then ``start_app``).
+Leases are short (3 s).
 
 Each attempt of a job writes a line when it starts and one when its work is done. At the end:
 
@@ -41,6 +43,7 @@ LEASE = {"HEARTBEAT_INTERVAL": 0.5, "HEARTBEAT_TIMEOUT": 3.0, "DISPATCH_SWEEP_IN
 WORKERS = 3
 FREEZE = 4.5  # seconds: past the 3 s lease
 ACTIONS = ["kill", "kill", "freeze", "term", "disconnect", "disconnect"]
+BROKER_DOWN_AT, BROKER_DOWN_FOR = 20.0, 3.0  # seconds into the run
 
 
 def options() -> argparse.Namespace:
@@ -86,8 +89,7 @@ class Soak:
     def act(self) -> None:
         action = self.random.choice(ACTIONS if self.disconnect else [a for a in ACTIONS if a != "disconnect"])
         if action == "disconnect":
-            subprocess.run(["rabbitmqctl", "-q", "close_all_connections", "soak"], capture_output=True, check=False)
-            self.log.append((time.time(), action, None))
+            self.rabbitmqctl("close_all_connections", "soak")
             return
         alive = [w for w in self.workers if w.poll() is None and w.pid not in self.frozen]
         if not alive:
@@ -102,6 +104,13 @@ class Soak:
             self.start_worker()
         self.log.append((time.time(), action, worker.pid))
 
+    def rabbitmqctl(self, *command: str) -> None:
+        subprocess.run(
+            ["rabbitmqctl", "-q", *command], capture_output=True, check=command[0] != "close_all_connections"
+        )
+        names = {"close_all_connections": "disconnect", "stop_app": "broker stopped", "start_app": "broker started"}
+        self.log.append((time.time(), names[command[0]], None))
+
     def thaw(self, everyone: bool = False) -> None:
         for pid, when in list(self.frozen.items()):
             if everyone or time.monotonic() >= when:
@@ -113,14 +122,24 @@ class Soak:
 
         for _ in range(WORKERS):
             self.start_worker()
-        launched, next_action = 0, time.monotonic() + 1.0
+        began = time.monotonic()
+        launched, next_action = 0, began + 1.0
+        broker_down_at, broker_up_at = (began + BROKER_DOWN_AT, None) if self.disconnect else (None, None)
         while launched < self.args.jobs:
             launched += self.launch(self.args.jobs - launched)
             self.thaw()
+            if broker_down_at is not None and time.monotonic() >= broker_down_at:
+                self.rabbitmqctl("stop_app")
+                broker_down_at, broker_up_at = None, time.monotonic() + BROKER_DOWN_FOR
+            if broker_up_at is not None and time.monotonic() >= broker_up_at:
+                self.rabbitmqctl("start_app")
+                broker_up_at = None
             if time.monotonic() >= next_action:
                 self.act()
                 next_action = time.monotonic() + self.random.uniform(0.5, 2.0)
             time.sleep(0.25)
+        if broker_up_at is not None:
+            self.rabbitmqctl("start_app")
         deadline = time.monotonic() + 300
         while Job.objects.filter(status__in=[JobStatus.READY, JobStatus.RUNNING]).exists():
             self.thaw()
@@ -209,6 +228,9 @@ def main() -> None:
     try:
         soak.run()
     finally:
+        if soak.disconnect:
+            # Whatever happened, RabbitMQ runs again afterwards.
+            subprocess.run(["rabbitmqctl", "-q", "start_app"], capture_output=True, check=False)
         soak.thaw(everyone=True)
         for worker in soak.workers:
             if worker.poll() is None:
