@@ -27,5 +27,9 @@ class JobAdmin(ReadOnlyAdmin):
 
 @admin.register(Worker)
 class WorkerAdmin(ReadOnlyAdmin):
-    list_display = ["id", "label", "kind", "host", "pid", "state", "heartbeat_at", "jobs_succeeded", "jobs_failed"]
+    list_display = ["id", "label", "kind", "host", "pid", "health", "heartbeat_at", "jobs_succeeded", "jobs_failed"]
     list_filter = ["state", "kind", "host"]
+
+    @admin.display(description="state", ordering="state")
+    def health(self, worker: Worker) -> str:
+        return str(worker.health.label)

@@ -10,6 +10,7 @@ from django.db import models
 from django.db.models import ExpressionWrapper, Q, Value
 from django.db.models.functions import Now
 from django.urls import reverse
+from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
 if TYPE_CHECKING:
@@ -247,3 +248,16 @@ class Worker(models.Model):
 
     def __str__(self) -> str:
         return self.label or self.id
+
+    @property
+    def health(self) -> WorkerState:
+        """The state to show: a worker still marked online or stopping that has not heartbeated
+        within ``HEARTBEAT_TIMEOUT`` is lost, before any reaper has marked it so (none may run)."""
+        from jobs_ui.conf import get_config
+
+        state = WorkerState(self.state)
+        if state in (WorkerState.ONLINE, WorkerState.STOPPING):
+            silent_since = timezone.now() - timedelta(seconds=get_config()["HEARTBEAT_TIMEOUT"])
+            if self.heartbeat_at < silent_since:
+                return WorkerState.LOST
+        return state

@@ -1,0 +1,39 @@
+"""The admin's worker list: a worker that stopped heartbeating shows as lost, whether or not a reaper ran."""
+
+from __future__ import annotations
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.utils import timezone
+
+from jobs_ui.models import Worker, WorkerKind, WorkerState
+
+pytestmark = pytest.mark.django_db
+
+
+def worker(label, state=WorkerState.ONLINE, silent_for=0.0):
+    Worker.objects.create(id=f"worker-{label}", label=label, host="h", pid=1, kind=WorkerKind.PROCESS, state=state)
+    Worker.objects.filter(pk=f"worker-{label}").update(heartbeat_at=timezone.now() - timedelta(seconds=silent_for))
+    return Worker.objects.get(pk=f"worker-{label}")
+
+
+def test_health_is_lost_once_silent_past_the_heartbeat_timeout(settings):
+    settings.JOBS_UI = {**settings.JOBS_UI, "HEARTBEAT_TIMEOUT": 30.0}
+    assert worker("beating", silent_for=5).health == WorkerState.ONLINE
+    assert worker("silent", silent_for=60).health == WorkerState.LOST
+    assert worker("stopping", WorkerState.STOPPING, silent_for=60).health == WorkerState.LOST
+    assert worker("stopped", WorkerState.STOPPED, silent_for=3600).health == WorkerState.STOPPED
+    assert worker("crashed", WorkerState.CRASHED, silent_for=3600).health == WorkerState.CRASHED
+    # Shown, not written: the reaper of a running worker marks it.
+    assert Worker.objects.get(pk="worker-silent").state == WorkerState.ONLINE
+
+
+def test_worker_list_shows_health(admin_client):
+    worker("beating")
+    worker("silent", silent_for=3600)
+    worker("stopped", WorkerState.STOPPED, silent_for=3600)
+    page = admin_client.get("/admin/jobs_ui/worker/").content.decode()
+    shown = dict(re.findall(r'<td class="field-label">([^<]*)</td>.*?<td class="field-health">([^<]*)</td>', page))
+    assert shown == {"beating": "Online", "silent": "Lost", "stopped": "Stopped"}
