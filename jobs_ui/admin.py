@@ -3,9 +3,10 @@ from __future__ import annotations
 from typing import Any
 
 from django.contrib import admin
+from django.db.models import Q, QuerySet
 from django.http import HttpRequest
 
-from jobs_ui.models import Job, Worker
+from jobs_ui.models import Job, Worker, WorkerState, silent_before
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -25,10 +26,30 @@ class JobAdmin(ReadOnlyAdmin):
     list_select_related = ["owner"]
 
 
+class HealthFilter(admin.SimpleListFilter):
+    """By state as shown (``Worker.health``): a silent online or stopping worker is lost."""
+
+    title = "state"
+    parameter_name = "health"
+
+    def lookups(self, request: HttpRequest, model_admin: Any) -> list[tuple[str, str]]:
+        return [(state.value, str(state.label)) for state in WorkerState]
+
+    def queryset(self, request: HttpRequest, queryset: QuerySet[Worker]) -> QuerySet[Worker]:
+        value = self.value()
+        if not value:
+            return queryset
+        alive = Q(state__in=[WorkerState.ONLINE, WorkerState.STOPPING])
+        silent = alive & Q(heartbeat_at__lt=silent_before())
+        if value == WorkerState.LOST:
+            return queryset.filter(Q(state=WorkerState.LOST) | silent)
+        return queryset.filter(state=value).exclude(silent)
+
+
 @admin.register(Worker)
 class WorkerAdmin(ReadOnlyAdmin):
     list_display = ["id", "label", "kind", "host", "pid", "health", "heartbeat_at", "jobs_succeeded", "jobs_failed"]
-    list_filter = ["state", "kind", "host"]
+    list_filter = [HealthFilter, "kind", "host"]
 
     @admin.display(description="state", ordering="state")
     def health(self, worker: Worker) -> str:

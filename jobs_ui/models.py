@@ -1,7 +1,7 @@
 from __future__ import annotations
 
 import uuid
-from datetime import timedelta
+from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
 
@@ -253,11 +253,14 @@ class Worker(models.Model):
     def health(self) -> WorkerState:
         """The state to show: a worker still marked online or stopping that has not heartbeated
         within ``HEARTBEAT_TIMEOUT`` is lost, before any reaper has marked it so (none may run)."""
-        from jobs_ui.conf import get_config
-
         state = WorkerState(self.state)
-        if state in (WorkerState.ONLINE, WorkerState.STOPPING):
-            silent_since = timezone.now() - timedelta(seconds=get_config()["HEARTBEAT_TIMEOUT"])
-            if self.heartbeat_at < silent_since:
-                return WorkerState.LOST
+        if state in (WorkerState.ONLINE, WorkerState.STOPPING) and self.heartbeat_at < silent_before():
+            return WorkerState.LOST
         return state
+
+
+def silent_before() -> datetime:
+    """A worker whose last heartbeat is older than this (``HEARTBEAT_TIMEOUT`` ago, this clock) is silent."""
+    from jobs_ui.conf import get_config
+
+    return timezone.now() - timedelta(seconds=get_config()["HEARTBEAT_TIMEOUT"])

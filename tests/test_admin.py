@@ -37,3 +37,19 @@ def test_worker_list_shows_health(admin_client):
     page = admin_client.get("/admin/jobs_ui/worker/").content.decode()
     shown = dict(re.findall(r'<td class="field-label">([^<]*)</td>.*?<td class="field-health">([^<]*)</td>', page))
     assert shown == {"beating": "Online", "silent": "Lost", "stopped": "Stopped"}
+
+
+def test_filter_by_state_as_shown(admin_client):
+    worker("beating")
+    worker("silent", silent_for=3600)
+    worker("marked", WorkerState.LOST, silent_for=3600)
+    worker("stopped", WorkerState.STOPPED, silent_for=3600)
+
+    def listed(health):
+        page = admin_client.get("/admin/jobs_ui/worker/", {"health": health}).content.decode()
+        return sorted(re.findall(r'<td class="field-label">([^<]*)</td>', page))
+
+    assert listed("online") == ["beating"]
+    assert listed("lost") == ["marked", "silent"]
+    assert listed("stopped") == ["stopped"]
+    assert listed("crashed") == []
