@@ -20,6 +20,11 @@ from tests.waiting import wait_for_status, wait_until
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
+# SIGSTOP may land while the frozen process writes: on SQLite it then keeps the only
+# write lock, and no other worker can proceed.
+needs_concurrent_writers = pytest.mark.skipif(connection.vendor == "sqlite", reason="SQLite has one writer")
+
+
 def started(lines, count=1):
     return wait_until(lambda: len([x for x in lines.read() if x.startswith("start")]) >= count, what="the job to start")
 
@@ -62,10 +67,7 @@ def test_job_of_a_killed_worker_is_recovered_within_the_heartbeat_timeout(
     assert Worker.objects.get(pk=job.worker_ids[0]).state == WorkerState.LOST
 
 
-@pytest.mark.skipif(
-    connection.vendor == "sqlite",
-    reason="On SQLite a process frozen inside a write keeps the only write lock, so no other worker can proceed",
-)
+@needs_concurrent_writers
 def test_frozen_worker_cannot_overwrite_the_attempt_that_replaced_it(worker_mode, short_lease, start_worker, lines):
     result = tasks.first_attempt_stalls.enqueue(lines.path, 1.0)
     frozen = start_worker("--max-jobs", "1")
@@ -90,6 +92,7 @@ def test_frozen_worker_cannot_overwrite_the_attempt_that_replaced_it(worker_mode
     assert Worker.objects.get(pk=job.worker_ids[0]).jobs_succeeded == 0
 
 
+@needs_concurrent_writers
 def test_frozen_worker_tells_its_task_it_lost_the_job(short_lease, start_worker, lines):
     result = tasks.first_attempt_stalls.enqueue(lines.path, 1.0, check=True)
     frozen = start_worker("--max-jobs", "1")
@@ -105,6 +108,24 @@ def test_frozen_worker_tells_its_task_it_lost_the_job(short_lease, start_worker,
     lost = "This attempt lost the job: its lease expired and another attempt took over."
     assert [line for line in lines.read() if mine in line] == [f"start {mine}", f"stopped {mine}: {lost}"]
     assert Job.objects.get(pk=result.id).result == job.result == f"attempt 2 pid {job.worker_ids[1].split('-')[-2]}"
+
+
+@needs_concurrent_writers
+def test_a_job_in_a_child_process_keeps_its_lease_while_its_worker_is_frozen(short_lease, start_worker, lines):
+    # The job runs for twice the lease without reporting progress, its worker frozen meanwhile.
+    result = tasks.first_attempt_stalls.enqueue(lines.path, 2 * django_settings.JOBS_UI["HEARTBEAT_TIMEOUT"])
+    frozen = start_worker("--pool", "process", "--concurrency", "1", "--max-jobs", "1")
+    started(lines)
+    frozen.signal(signal.SIGSTOP)
+    rescuer = start_worker()
+    job = wait_for_status(result.id, JobStatus.SUCCESSFUL, timeout=20)
+    frozen.signal(signal.SIGCONT)
+    assert frozen.wait() == 0
+    rescuer.signal(signal.SIGTERM)
+    assert rescuer.wait() == 0
+    # The child's lease held: one attempt, not repeated by the rescuer's.
+    assert job.attempts == 1
+    assert [line.split(" pid")[0] for line in lines.read()] == ["start attempt 1", "end attempt 1"]
 
 
 @pytest.mark.rabbitmq

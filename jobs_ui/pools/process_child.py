@@ -14,6 +14,7 @@ import signal
 import sys
 import threading
 from collections.abc import Callable
+from typing import Any
 
 
 def main() -> None:
@@ -34,12 +35,17 @@ def main() -> None:
 
     batch_outcome_counts()
     threading.Thread(target=_flush_counts, args=(flush_outcome_counts,), name="jobs_ui-counts", daemon=True).start()
+    threading.Thread(target=_renew_lease, name="jobs_ui-lease", daemon=True).start()
     alias = statements.using()
     try:
         answers.write(json.dumps({"ready": os.getpid()}) + "\n")
         for line in sys.stdin:
             job = job_from_wire(json.loads(line), alias)
-            run_claimed(job)
+            _current[:] = [job]
+            try:
+                run_claimed(job)
+            finally:
+                _current.clear()
             _drop_broken_connections()
             answers.write(json.dumps({"done": str(job.pk)}) + "\n")
     except BrokenPipeError:
@@ -47,6 +53,29 @@ def main() -> None:
         # once their leases expire.
         os._exit(1)
     flush_outcome_counts()
+
+
+# The job running here, for _renew_lease().
+_current: list[Any] = []
+
+
+def _renew_lease() -> None:
+    # The job's lease, renewed from here too: a worker frozen while this process runs
+    # the job (SIGSTOP of the worker alone) must not make the job look lost while it
+    # still runs, or a second attempt would repeat its work.
+    from django.db import connections
+
+    from jobs_ui.conf import get_config
+    from jobs_ui.recovery import still_held
+
+    interval = get_config()["HEARTBEAT_INTERVAL"]
+    while not threading.Event().wait(interval):
+        for job in list(_current):
+            try:
+                still_held(job, job.worker_id)
+            except Exception:
+                logging.getLogger(__name__).exception("Could not renew the lease of job %s", job.pk)
+                connections.close_all()
 
 
 def _flush_counts(flush: Callable[[], None]) -> None:
