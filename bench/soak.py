@@ -67,7 +67,8 @@ class Soak:
         self.log: list[tuple[float, str, int | None]] = []  # (time, action, pid)
         self.random = random.Random(args.seed)
         self.repeated = 0  # work done again after its worker was killed or frozen mid-job
-        self.disconnect = not args.no_broker and shutil.which("rabbitmqctl") is not None
+        # rabbitmqctl actions (disconnects, the broker's stop): with a broker, where rabbitmqctl runs.
+        self.broker_actions = not args.no_broker and shutil.which("rabbitmqctl") is not None
 
     def start_worker(self) -> None:
         command = [sys.executable, "-m", "django", "jobs_ui_worker", "-v0", "--pool", self.args.pool]
@@ -87,7 +88,7 @@ class Soak:
         return n
 
     def act(self) -> None:
-        action = self.random.choice(ACTIONS if self.disconnect else [a for a in ACTIONS if a != "disconnect"])
+        action = self.random.choice(ACTIONS if self.broker_actions else [a for a in ACTIONS if a != "disconnect"])
         if action == "disconnect":
             self.rabbitmqctl("close_all_connections", "soak")
             return
@@ -124,7 +125,7 @@ class Soak:
             self.start_worker()
         began = time.monotonic()
         launched, next_action = 0, began + 1.0
-        broker_down_at, broker_up_at = (began + BROKER_DOWN_AT, None) if self.disconnect else (None, None)
+        broker_down_at, broker_up_at = (began + BROKER_DOWN_AT, None) if self.broker_actions else (None, None)
         while launched < self.args.jobs:
             launched += self.launch(self.args.jobs - launched)
             self.thaw()

@@ -58,6 +58,8 @@ class Worker:
         self.wakeup = threading.Event()
         self.wakers: list[Callable[[], None]] = []
         self.taken = 0
+        # A claim older than this (seconds) is checked before its job starts; see submit().
+        self.stale_claim = get_config()["HEARTBEAT_TIMEOUT"] / 2
         self._stopping = threading.Event()
         self._closed = threading.Event()
         self._signals = 0
@@ -87,7 +89,7 @@ class Worker:
         been frozen since (SIGSTOP, a paused machine) long enough for its lease to expire and
         another attempt to take the job over, and then this attempt must not start.
         """
-        stale = claimed_at is not None and time.monotonic() - claimed_at > get_config()["HEARTBEAT_TIMEOUT"] / 2
+        stale = claimed_at is not None and time.monotonic() - claimed_at > self.stale_claim
         if stale and not still_held(job, self.id):
             logger.warning("Job %s attempt %s was taken over while this worker stood still", job.pk, job.attempts)
             return False

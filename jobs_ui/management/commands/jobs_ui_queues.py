@@ -6,7 +6,6 @@ Depth per queue, oldest READY age, running count; or the messages workers put as
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from dataclasses import asdict
 from typing import Any
 
@@ -75,7 +74,7 @@ class Command(BaseCommand):
             self.stdout.write(json.dumps({"queues": [asdict(s) for s in stats], "dead_letters": dead}))
             return
         header = ("queue", "ready", "due", "oldest ready", "running", "messages", "consumers")
-        rows = [
+        lines = [header] + [
             (
                 s.name,
                 str(s.ready),
@@ -87,7 +86,9 @@ class Command(BaseCommand):
             )
             for s in stats
         ]
-        self._table(header, rows)
+        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
+        for line in lines:
+            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
         if dead is not None:
             self.stdout.write(f"dead letters: {dead}")
 
@@ -106,9 +107,3 @@ class Command(BaseCommand):
             self.stdout.write(f"  reason: {letter.reason}")
             self.stdout.write(f"  body:   {body}")
         self.stdout.write(f"Showing {len(letters)} of {total} dead letter{'' if total == 1 else 's'}, oldest first.")
-
-    def _table(self, header: tuple[str, ...], rows: Sequence[tuple[str, ...]]) -> None:
-        lines = [header, *rows]
-        widths = [max(len(line[i]) for line in lines) for i in range(len(header))]
-        for line in lines:
-            self.stdout.write("  ".join(cell.ljust(width) for cell, width in zip(line, widths, strict=True)).rstrip())
