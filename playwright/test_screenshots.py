@@ -20,12 +20,16 @@ def test_screenshots(page: Page, sign_in, screenshot, viewport):
     assert page.evaluate("document.documentElement.scrollWidth") <= width
 
     long_card = page.get_by_test_id("demo-long")
-    long_card.get_by_role("button", name="Rebuild the index").click()
-    page.get_by_test_id("demo-export").get_by_role("button", name="Export 150 customers").click()
-    page.get_by_test_id("demo-fail").get_by_role("button", name="Import the file").click()
     running = long_card.get_by_test_id("job-panel")
     finished = page.get_by_test_id("demo-export").get_by_test_id("job-panel")
     failed = page.get_by_test_id("demo-fail").get_by_test_id("job-panel")
+    # One launch after the other (each panel shown before the next click), so the
+    # jobs are created in this order: "My jobs" below is newest first.
+    long_card.get_by_role("button", name="Rebuild the index").click()
+    expect(running).to_be_attached()
+    page.get_by_test_id("demo-export").get_by_role("button", name="Export 150 customers").click()
+    expect(finished).to_be_attached()
+    page.get_by_test_id("demo-fail").get_by_role("button", name="Import the file").click()
     # The short jobs end first, so nothing above the running panel moves while it is shot.
     expect(finished).to_have_attribute("data-job-status", "SUCCESSFUL")
     expect(failed).to_have_attribute("data-job-status", "FAILED")
