@@ -39,7 +39,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 AMQP_URL = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@localhost:5672/%2F")
-LEASE = {"HEARTBEAT_INTERVAL": 0.5, "HEARTBEAT_TIMEOUT": 3.0, "DISPATCH_SWEEP_INTERVAL": 0.5}
+LEASE = {"HEARTBEAT_INTERVAL": 0.5, "HEARTBEAT_TIMEOUT": 3.0, "DISPATCH_SWEEP_INTERVAL": 0.5, "DISPATCH_GRACE": 0.5}
 WORKERS = 3
 FREEZE = 4.5  # seconds: past the 3 s lease
 ACTIONS = ["kill", "kill", "freeze", "term", "disconnect", "disconnect"]

@@ -47,9 +47,12 @@ DEFAULTS: dict[str, Any] = {
     # the database for work again (never between two jobs, only when idle).
     "WORKER_IDLE_POLL": 0.5,
     # With AMQP_URL: seconds between two sweeps that publish READY worker jobs
-    # without a message in RabbitMQ (broker down at launch, run_after due,
-    # retries); a new job gets this long for its own publish first.
+    # without a message in RabbitMQ (broker down at launch, run_after due, retries).
     "DISPATCH_SWEEP_INTERVAL": 1.0,
+    # With AMQP_URL: seconds a new job gets for its own publish (and its confirm)
+    # before a sweep publishes it; shorter, and a burst of launches still being
+    # confirmed is published twice (each duplicate is dropped, at a cost).
+    "DISPATCH_GRACE": 10.0,
     # Seconds running jobs get to finish after SIGINT/SIGTERM before the
     # worker hands them back as READY.
     "SHUTDOWN_GRACE": 30.0,

@@ -236,9 +236,9 @@ def reset() -> None:
 
 
 def _undispatched() -> Any:
-    # A new job gets one sweep interval for its own publish after commit; delayed
+    # A new job gets DISPATCH_GRACE for its own publish after commit; delayed
     # jobs and retries (run_after set) are published by the sweep as soon as due.
-    grace = get_config()["DISPATCH_SWEEP_INTERVAL"]
+    grace = get_config()["DISPATCH_GRACE"]
     return (
         Job.objects.due()
         .filter(executor="worker", dispatched_at__isnull=True)

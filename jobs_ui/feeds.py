@@ -25,6 +25,8 @@ logger = logging.getLogger(__name__)
 BROKER_POLL = 0.5
 # Longest a message received while every slot is busy waits here for one (see BrokerFeed).
 HOLD = 0.2
+# Longest the feed waits for a reserving pool to empty before it takes messages (see BasePool.reserves).
+GATHER = 0.05
 # Pause after a database error, before the next claim.
 DATABASE_BACKOFF = 1.0
 
@@ -99,7 +101,7 @@ class BrokerFeed:
         """Feed the pool until the worker takes no more jobs; ``BrokerError`` when the broker fails."""
         worker = self.worker
         declare_queues(worker.queues)
-        self.consumer.open(worker.pool.concurrency)
+        self.consumer.open(worker.pool.window)
         worker.wakers.append(self.wake)
         try:
             while worker.taking():
@@ -135,6 +137,8 @@ class BrokerFeed:
                 return held
             if time.monotonic() - self.held_since >= HOLD:
                 self._give_back()
+        if not self.held and self.worker.pool.gathering:
+            self.worker.pool.wait_for_room(GATHER)
         if self.parked and self.worker.capacity() > 0:
             self.consumer.resume()
             self.parked = False

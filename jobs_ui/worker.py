@@ -121,7 +121,7 @@ class Worker:
         sys.setswitchinterval(SWITCH_INTERVAL)
         batch_outcome_counts()
         # Outcomes waiting to be written hold back new jobs once they are four times the slots.
-        batching.start(self._wake, backlog=4 * self.pool.concurrency, events=bool(get_config()["AMQP_URL"]))
+        batching.start(self._wake, backlog=4 * self.pool.window, events=bool(get_config()["AMQP_URL"]))
         self.pool.start()
         self._register()
         housekeeping = threading.Thread(target=self._housekeeping, name="jobs_ui-housekeeping", daemon=True)
@@ -135,7 +135,7 @@ class Worker:
         except Exception:
             logger.exception("Worker %s crashed", self.id)
             self._state, code = WorkerState.CRASHED, 1
-            self._hand_back(self.pool.stop_now())
+            self._hand_back([*self.pool.revoke_waiting(), *self.pool.stop_now()])
         finally:
             # What is still waiting is written while the heartbeat keeps the leases.
             batching.stop()
@@ -172,6 +172,8 @@ class Worker:
             return
         self._state = WorkerState.STOPPING
         WorkerRow.objects.filter(pk=self.id).update(state=self._state)
+        # Reserved jobs that have not begun go back at once; running ones get the grace.
+        self._hand_back(self.pool.revoke_waiting())
         if not self.pool.wait_idle(get_config()["SHUTDOWN_GRACE"]):
             self._hand_back(self.pool.stop_now())
 

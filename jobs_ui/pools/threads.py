@@ -18,6 +18,7 @@ class ThreadPool(BasePool):
     """Each job in one of ``concurrency`` threads; cancel and timeout are cooperative."""
 
     name = "thread"
+    reserves = True
 
     def __init__(self, concurrency: int, on_slot_free: Callable[[], None] = lambda: None) -> None:
         super().__init__(concurrency, on_slot_free)
@@ -43,6 +44,8 @@ class ThreadPool(BasePool):
     def _serve(self) -> None:
         try:
             while (job := self._queue.get()) is not None:
+                if not self._begin(job):
+                    continue  # revoked while it waited: handed back
                 try:
                     run_claimed(job)
                 except Exception:

@@ -1,0 +1,113 @@
+"""A thread pool of short jobs reserves claimed jobs; one that waits behind a long job goes back to READY."""
+
+from __future__ import annotations
+
+import sys
+import threading
+
+import pytest
+from django.db import transaction
+
+from jobs_ui import finishing
+from jobs_ui.claiming import claim_due
+from jobs_ui.models import Job, JobStatus
+from jobs_ui.options import WorkerOptions
+from jobs_ui.pools import base
+from jobs_ui.pools.threads import ThreadPool
+from jobs_ui.worker import Worker as WorkerLoop
+from tests import tasks
+from tests.waiting import wait_for_status, wait_until
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+
+@pytest.fixture
+def in_process(monkeypatch, settings):
+    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
+    monkeypatch.setattr(finishing, "_batching", False)
+    # Short enough for a loaded test machine (each job here writes its outcome itself),
+    # and below RESERVE_WAIT, which the long job always outlasts.
+    monkeypatch.setattr(base, "SHORT_JOB", 0.15)
+    switch = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(switch)
+
+
+@pytest.fixture
+def pool(in_process):
+    pool = ThreadPool(1)
+    pool.start()
+    yield pool
+    pool.close()
+
+
+def _claim_and_submit(pool: ThreadPool, limit: int) -> list[Job]:
+    jobs = claim_due(executor="worker", worker_id="reserve-test", limit=limit)
+    for job in jobs:
+        pool.submit(job)
+    return jobs
+
+
+def test_the_reserve_opens_after_short_jobs_and_closes_after_a_long_one(pool, lines):
+    assert pool.free == 1
+
+    def opened() -> bool:
+        tasks.echo.enqueue("short")
+        assert len(_claim_and_submit(pool, 1)) == 1
+        assert pool.wait_idle(10)
+        return pool.free == 1 + base.RESERVE
+
+    wait_until(opened, what="a short job to open the reserve")
+
+    gated = tasks.wait_for_gate.enqueue("reserve")
+    waiting = [tasks.append_line.enqueue(lines.path, name).id for name in ("a", "b")]
+    claimed = _claim_and_submit(pool, 3)
+    assert [str(job.pk) for job in claimed] == [str(gated.id), *map(str, waiting)]
+    wait_until(lambda: Job.objects.filter(pk=gated.id, extra__waiting=True).exists(), what="the long job to run")
+
+    # The two claimed behind the long job have not begun: enforce() hands them back.
+    def handed_back() -> bool:
+        pool.enforce()
+        return Job.objects.filter(pk__in=waiting, status=JobStatus.READY).count() == 2
+
+    wait_until(handed_back, what="the reserved jobs to go back to READY")
+    for job in Job.objects.filter(pk__in=waiting):
+        assert (job.attempts, job.max_attempts, job.worker_id) == (1, 2, "")
+    assert pool.free == 0
+
+    tasks.gate("reserve").set()
+    wait_for_status(gated.id, JobStatus.SUCCESSFUL)
+    assert pool.wait_idle(10)
+    # They never ran here, and the long job closed the reserve.
+    assert lines.read() == []
+    assert pool.free == 1
+
+
+def test_a_stopping_worker_hands_back_its_reserved_jobs_at_once(in_process, monkeypatch, lines):
+    # Only the shutdown hands them back here, not the wait limit.
+    monkeypatch.setattr(base, "RESERVE_WAIT", 600.0)
+    worker = WorkerLoop(WorkerOptions(concurrency=1))
+    codes: list[int] = []
+    thread = threading.Thread(target=lambda: codes.append(worker.run()))
+    thread.start()
+    try:
+        first = tasks.echo.enqueue("short")
+        wait_for_status(first.id, JobStatus.SUCCESSFUL)
+        wait_until(lambda: worker.pool.free == 1 + base.RESERVE, what="the reserve to open")
+        with transaction.atomic():
+            gated = tasks.wait_for_gate.enqueue("stop-reserve")
+            waiting = [tasks.append_line.enqueue(lines.path, name).id for name in ("a", "b")]
+        wait_until(lambda: Job.objects.filter(pk=gated.id, extra__waiting=True).exists(), what="the long job to run")
+        assert Job.objects.filter(pk__in=waiting, status=JobStatus.RUNNING).count() == 2
+        worker.stop()
+        wait_until(
+            lambda: Job.objects.filter(pk__in=waiting, status=JobStatus.READY).count() == 2,
+            what="the reserved jobs to go back to READY",
+        )
+        assert Job.objects.get(pk=gated.id).status == JobStatus.RUNNING
+    finally:
+        tasks.gate("stop-reserve").set()
+        thread.join(30)
+    assert codes == [0]
+    assert Job.objects.get(pk=gated.id).status == JobStatus.SUCCESSFUL
+    assert lines.read() == []
