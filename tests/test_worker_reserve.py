@@ -55,7 +55,7 @@ def test_the_reserve_opens_after_short_jobs_and_closes_after_a_long_one(pool, li
         tasks.echo.enqueue("short")
         assert len(_claim_and_submit(pool, 1)) == 1
         assert pool.wait_idle(10)
-        return pool.free == 1 + base.RESERVE
+        return bool(pool.free == 1 + base.RESERVE)
 
     wait_until(opened, what="a short job to open the reserve")
 
