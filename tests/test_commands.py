@@ -180,6 +180,9 @@ class TestWorkerOptions:
             (["--heartbeat", "0"], "must be a number of seconds > 0"),
             (["--pool", "fork"], "invalid choice: 'fork'"),
             (["--reload"], "--reload restarts the worker when code changes; it needs DEBUG = True."),
+            (["--processes", "0"], "must be a whole number >= 1"),
+            (["--processes", "2", "--once"], "--once runs one job; it cannot be shared by --processes."),
+            (["--processes", "2", "--queue", "nosuch"], "Unknown queue 'nosuch'"),
         ],
     )
     def test_bad_option_is_refused_before_starting(self, args, error):

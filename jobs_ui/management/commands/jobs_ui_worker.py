@@ -41,6 +41,12 @@ class Command(BaseCommand):
         parser.add_argument("--label", default="", help="Name shown to staff; {pid} and {host} are replaced.")
         parser.add_argument("--heartbeat", type=positive_float, help="Seconds between heartbeats.")
         parser.add_argument("--reload", action="store_true", help="Restart when code changes (DEBUG only).")
+        parser.add_argument(
+            "--processes",
+            type=positive_int,
+            default=1,
+            help="Run this many worker processes, each with these options (default 1); one per CPU uses them all.",
+        )
 
     def handle(self, *args: Any, **options: Any) -> None:
         try:
@@ -59,16 +65,49 @@ class Command(BaseCommand):
             raise CommandError(str(e)) from e
         if options["reload"] and not settings.DEBUG:
             raise CommandError("--reload restarts the worker when code changes; it needs DEBUG = True.")
+        processes = options["processes"]
+        if processes > 1 and options["once"]:
+            raise CommandError("--once runs one job; it cannot be shared by --processes.")
+        if processes > 1 and options["reload"]:
+            raise CommandError("--reload runs one worker process; leave out --processes.")
         _log_to_stderr(options["verbosity"])
-        code = _run_reloading(worker_options) if options["reload"] else _run(worker_options)
+        if processes > 1:
+            from jobs_ui.supervisor import Supervisor
+
+            code = Supervisor(_child_arguments(options), processes).run()
+        elif options["reload"]:
+            code = _run_reloading(worker_options)
+        else:
+            code = _run(worker_options)
         if code:
             sys.exit(code)
 
 
 def _run(worker_options: WorkerOptions) -> int:
+    from jobs_ui.supervisor import watch_supervisor
     from jobs_ui.worker import Worker
 
-    return Worker(worker_options).run()
+    worker = Worker(worker_options)
+    watch_supervisor(worker.stop)
+    return worker.run()
+
+
+def _child_arguments(options: dict[str, Any]) -> list[str]:
+    """The options of one worker process under ``--processes``, checked already."""
+    arguments = [f"-v{options['verbosity']}", "--pool", options["pool"]]
+    for flag in ("queue", "exclude_queue", "exclude_task"):
+        for value in options[flag]:
+            arguments += [f"--{flag.replace('_', '-')}", value]
+    for flag in ("concurrency", "max_jobs", "heartbeat"):
+        if options[flag] is not None:
+            arguments += [f"--{flag.replace('_', '-')}", str(options[flag])]
+    if options["until_done"]:
+        arguments.append("--until-done")
+    if options["label"]:
+        # Staff tell the processes apart by their labels.
+        label = options["label"] if "{pid}" in options["label"] else options["label"] + " {pid}"
+        arguments += ["--label", label]
+    return arguments
 
 
 def _run_reloading(worker_options: WorkerOptions) -> int:
