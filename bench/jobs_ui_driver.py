@@ -1,4 +1,4 @@
-"""Measures jobs_ui in one setup: ``python bench/jobs_ui_driver.py N_NOOP N_SLEEP N_LATENCY POOL CONCURRENCY``.
+"""Measures jobs_ui in one setup: ``python bench/jobs_ui_driver.py N_NOOP N_SLEEP N_LATENCY POOL CONCURRENCY [PROCESSES]``.
 
 The database and broker come from the environment (see bench/settings.py); prints one JSON object.
 """
@@ -104,6 +104,8 @@ def latency(n: int, worker_args: list[str]) -> dict[str, dict[str, float]]:
 def main() -> None:
     n_noop, n_sleep, n_latency = (int(arg) for arg in sys.argv[1:4])
     worker_args = ["--pool", sys.argv[4], "--concurrency", sys.argv[5]]
+    if len(sys.argv) > 6:
+        worker_args += ["--processes", sys.argv[6]]
     call_command("migrate", verbosity=0)
     figures: dict[str, object] = {"enqueue": enqueue_rate(min(n_noop, 1000))}
     figures["drain_noop"] = drain(tasks.noop, n_noop, worker_args)

@@ -62,12 +62,17 @@ def main() -> None:
     for db in ("sqlite", "postgresql"):
         for broker in ("", AMQP_URL):
             env = {"BENCH_DB": db, "BENCH_SQLITE_PATH": os.path.join(tmp, "bench.sqlite3"), "BENCH_AMQP_URL": broker}
-            # The default worker; and, with the broker, the same concurrency as Celery's.
-            pools = [("thread", default)] + ([("thread", "2"), ("process", "2")] if broker else [])
-            for pool, concurrency in pools:
+            # The default worker; two processes of one thread each, as many as Celery's
+            # prefork children; and, with the broker, one process at Celery's concurrency.
+            pools = [("thread", default, "1"), ("thread", "1", "2")]
+            pools += [("thread", "2", "1"), ("process", "2", "1")] if broker else []
+            for pool, concurrency, processes in pools:
                 name = f"jobs_ui {db}{' + RabbitMQ' if broker else ' (polling)'}, {pool} pool c={concurrency}"
+                if processes != "1":
+                    name += f" × {processes} processes"
                 driver = [sys.executable, str(HERE / "jobs_ui_driver.py")]
-                setups.append((name, [*driver, str(n_noop), str(n_sleep), str(n_latency), pool, concurrency], env))
+                figures = [str(n_noop), str(n_sleep), str(n_latency), pool, concurrency, processes]
+                setups.append((name, [*driver, *figures], env))
     celery = [str(celery_python()), str(HERE / "celery_driver.py"), str(n_noop), str(n_sleep), str(n_latency)]
     setups.append(("Celery 5 + RabbitMQ, prefork pool c=2", celery, {"BENCH_AMQP_URL": AMQP_URL.replace("%2F", "")}))
     wanted = options.only.split(",") if options.only else None

@@ -41,7 +41,7 @@ class Supervisor:
         self.processes = processes
         self._children: dict[int, tuple[subprocess.Popen[bytes], float]] = {}
         self._signals = 0
-        self._stopping = threading.Event()
+        self._stopping = False
         self._restart_delay = RESTART_DELAY
 
     def run(self) -> int:
@@ -53,14 +53,14 @@ class Supervisor:
         logger.info("Supervising %d worker processes: %s", self.processes, ", ".join(map(str, self._children)))
         code = 0
         restart_at: list[float] = []
-        while self._children or (restart_at and not self._stopping.is_set()):
-            self._stopping.wait(POLL)
+        while self._children or (restart_at and not self._stopping):
+            time.sleep(POLL)
             now = time.monotonic()
             for pid, (child, started) in list(self._children.items()):
                 if child.poll() is None:
                     continue
                 del self._children[pid]
-                if child.returncode == 0 or self._stopping.is_set():
+                if child.returncode == 0 or self._stopping:
                     code = max(code, child.returncode)
                     continue
                 lived = now - started
@@ -77,7 +77,7 @@ class Supervisor:
                 restart_at.append(now + self._restart_delay)
             for due in [at for at in restart_at if at <= now]:
                 restart_at.remove(due)
-                if not self._stopping.is_set():
+                if not self._stopping:
                     self._start()
         return code
 
@@ -97,7 +97,7 @@ class Supervisor:
 
     def _on_signal(self, signum: int, frame: FrameType | None) -> None:
         self._signals += 1
-        self._stopping.set()
+        self._stopping = True
         name = signal.Signals(signum).name
         if self._signals == 1:
             logger.warning("%s: stopping %d worker processes gracefully", name, len(self._children))
