@@ -229,7 +229,7 @@ def main() -> None:
     try:
         soak.run()
     finally:
-        if soak.disconnect:
+        if soak.broker_actions:
             # Whatever happened, RabbitMQ runs again afterwards.
             subprocess.run(["rabbitmqctl", "-q", "start_app"], capture_output=True, check=False)
         soak.thaw(everyone=True)
