@@ -64,6 +64,8 @@ def test_the_reserve_opens_after_short_jobs_and_closes_after_a_long_one(pool, li
     claimed = _claim_and_submit(pool, 3)
     assert [str(job.pk) for job in claimed] == [str(gated.id), *map(str, waiting)]
     wait_until(lambda: Job.objects.filter(pk=gated.id, extra__waiting=True).exists(), what="the long job to run")
+    # Once it has run longer than a short job, nothing more is claimed behind it.
+    wait_until(lambda: pool.free == 0, what="the long job to close the reserve")
 
     # The two claimed behind the long job have not begun: enforce() hands them back.
     def handed_back() -> bool:
@@ -73,6 +75,7 @@ def test_the_reserve_opens_after_short_jobs_and_closes_after_a_long_one(pool, li
     wait_until(handed_back, what="the reserved jobs to go back to READY")
     for job in Job.objects.filter(pk__in=waiting):
         assert (job.attempts, job.max_attempts, job.worker_id) == (1, 2, "")
+    # Running longer than a short job, it keeps the reserve closed: no room behind it.
     assert pool.free == 0
 
     tasks.gate("reserve").set()

@@ -76,9 +76,9 @@ class BasePool(ABC):
 
     @property
     def free(self) -> int:
-        """Slots without a job."""
+        """How many more jobs to take now: slots without a job, plus the reserve while it is open."""
         with self._changed:
-            return self._limit() - len(self._running)
+            return max(self._limit() - len(self._running), 0)
 
     @property
     def gathering(self) -> bool:
@@ -103,8 +103,12 @@ class BasePool(ABC):
             self._room_wanted = 0
 
     def _limit(self) -> int:
-        # Called with the lock held.
+        # Called with the lock held. A job running SHORT_JOB already closes the reserve:
+        # nothing more is claimed to wait behind it.
         reserving = self.reserves and self._short_streak >= self.concurrency
+        if reserving:
+            oldest = time.monotonic() - SHORT_JOB
+            reserving = not any(entry.begun and entry.started <= oldest for entry in self._running.values())
         return self.window if reserving else self.concurrency
 
     @property
