@@ -81,7 +81,10 @@ class TestDispatch:
         assert amqp.queue_info(job_queue("default"))[0] == 1
 
     def test_sweep_gives_new_jobs_time_for_their_own_publish(self, amqp_settings, on_workers):
-        young = Job.objects.create(task_path="tests.tasks.add", executor="worker")
+        # DISPATCH_GRACE, not the sweep interval: a launch still waiting for its confirm
+        # after a few sweeps must not be published twice.
+        amqp_settings.JOBS_UI = {**amqp_settings.JOBS_UI, "DISPATCH_SWEEP_INTERVAL": 0.2, "DISPATCH_GRACE": 30.0}
+        young = Job.objects.create(task_path="tests.tasks.add", executor="worker", enqueued_at=db_now_plus(-10))
         old = Job.objects.create(task_path="tests.tasks.add", executor="worker", enqueued_at=db_now_plus(-60))
         thread_job = Job.objects.create(task_path="tests.tasks.add", enqueued_at=db_now_plus(-60))
         sweep()
