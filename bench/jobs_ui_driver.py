@@ -58,10 +58,22 @@ def drain(task: object, n: int, worker_args: list[str]) -> float:
     with tempfile.TemporaryDirectory() as tmp:
         path = os.path.join(tmp, "marks")
         jobs_ui.enqueue_many(task, [[path]] * n)  # type: ignore[arg-type]
+        # Every message in the broker before the worker starts, as Celery's delay() leaves
+        # them: the launching process's publisher thread would otherwise still be sending
+        # and recording confirms, on the same two CPUs, while the worker drains.
+        wait_for_messages()
         worker = start_worker("--until-done", *worker_args)
         marks = wait_for_lines(path, n, timeout=600, worker=worker)
         worker.wait(60)
     return drain_rate(marks)
+
+
+def wait_for_messages() -> None:
+    if get_config()["AMQP_URL"]:
+        from jobs_ui import publishing
+
+        if not publishing.flush(120):
+            raise RuntimeError("The messages were not confirmed within 120 s")
 
 
 def enqueue_rate(n: int) -> float:
