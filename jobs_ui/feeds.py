@@ -137,8 +137,8 @@ class BrokerFeed:
                 return held
             if time.monotonic() - self.held_since >= HOLD:
                 self._give_back()
-        if not self.held and self.worker.pool.gathering:
-            self.worker.pool.wait_for_room(GATHER)
+        if not self.held:
+            self.worker.pool.gather(GATHER)
         if self.parked and self.worker.capacity() > 0:
             self.consumer.resume()
             self.parked = False

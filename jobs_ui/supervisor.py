@@ -112,10 +112,22 @@ def watch_supervisor(stop: Callable[[], None]) -> None:
     if not supervisor:
         return
 
-    def watch() -> None:
-        while os.getppid() == int(supervisor):
-            time.sleep(0.5)
+    def gone() -> None:
         logging.getLogger("jobs_ui.worker").warning("The supervisor (pid %s) is gone: stopping", supervisor)
         stop()
 
-    threading.Thread(target=watch, name="jobs_ui-supervisor-watch", daemon=True).start()
+    watch_parent(int(supervisor), gone, "jobs_ui-supervisor-watch")
+
+
+def watch_parent(parent: int, on_gone: Callable[[], None], name: str) -> None:
+    """Call ``on_gone()``, from a thread called ``name``, once ``parent`` is no longer this process's parent.
+
+    Imports nothing of Django: a process pool's child starts it before ``django.setup()``.
+    """
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        on_gone()
+
+    threading.Thread(target=watch, name=name, daemon=True).start()

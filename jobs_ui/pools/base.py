@@ -9,7 +9,7 @@ from dataclasses import dataclass
 
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import JobCancelled, JobTimedOut
-from jobs_ui.finishing import fail, finish
+from jobs_ui.finishing import fail, finish, hand_back
 from jobs_ui.models import Job, JobStatus
 
 logger = logging.getLogger(__name__)
@@ -58,8 +58,8 @@ class BasePool(ABC):
         self._running: dict[str, Running] = {}
         self._changed = threading.Condition()
         self._short_streak = 0
-        self._room = threading.Event()
-        self._room_wanted = 0
+        self._emptied = threading.Event()
+        self._gathering = False
 
     @property
     def window(self) -> int:
@@ -80,27 +80,21 @@ class BasePool(ABC):
         with self._changed:
             return max(self._limit() - len(self._running), 0)
 
-    @property
-    def gathering(self) -> bool:
-        """Reserving and busy: better to wait until the pool is empty (``wait_for_room()``), then claim a batch."""
-        with self._changed:
-            return self._limit() > self.concurrency and bool(self._running)
+    def gather(self, timeout: float) -> None:
+        """While the reserve is open and jobs run, wait (at most ``timeout`` seconds) until none runs.
 
-    def wait_for_room(self, timeout: float) -> None:
-        """Wait until the whole window is free, at most ``timeout`` seconds (see ``gathering``).
-
-        Optimization: the waiter is woken once, not by every job that ends; a job that
-        turns out long ends the wait at once (the reserve ends with it).
+        Then the caller claims a whole window at once. Optimization: the waiter is woken
+        once, not by every job that ends; a job that turns out long ends the wait at once
+        (the reserve ends with it).
         """
-        wanted = self.window
         with self._changed:
-            if self._limit() - len(self._running) >= wanted:
+            if not self._running or self._limit() == self.concurrency:
                 return
-            self._room.clear()
-            self._room_wanted = wanted
-        self._room.wait(timeout)
+            self._emptied.clear()
+            self._gathering = True
+        self._emptied.wait(timeout)
         with self._changed:
-            self._room_wanted = 0
+            self._gathering = False
 
     def _limit(self) -> int:
         # Called with the lock held. A job running SHORT_JOB already closes the reserve:
@@ -164,8 +158,6 @@ class BasePool(ABC):
             if self.supports_hard_stop and entry.timeout and now - entry.started > entry.timeout + grace:
                 self._stop(entry, "timeout")
         if self.reserves:
-            from jobs_ui.finishing import hand_back
-
             for job in self.revoke_waiting(RESERVE_WAIT):
                 if hand_back(job):
                     logger.info("Job %s waited too long for a slot here; handed back as READY", job.pk)
@@ -256,8 +248,8 @@ class BasePool(ABC):
             if entry is not None and entry.begun:
                 short = time.monotonic() - entry.started < SHORT_JOB
                 self._short_streak = self._short_streak + 1 if short else 0
-            if self._room_wanted and (self._limit() - len(self._running) >= self._room_wanted or not short):
-                self._room.set()
+            if self._gathering and (not self._running or not short):
+                self._emptied.set()
             self._changed.notify_all()
         self.on_slot_free()
 

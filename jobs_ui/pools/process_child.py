@@ -21,8 +21,11 @@ def main() -> None:
     answers = os.fdopen(int(sys.argv[1]), "w", buffering=1)
     # Ctrl-C reaches the whole process group: the worker decides when jobs stop.
     signal.signal(signal.SIGINT, signal.SIG_IGN)
-    parent = os.getppid()
-    threading.Thread(target=_watch_parent, args=(parent,), name="jobs_ui-watchdog", daemon=True).start()
+    from jobs_ui.supervisor import watch_parent
+
+    # A child must not outlive its worker: the job's lease has lapsed by then and
+    # another attempt may already run it.
+    watch_parent(os.getppid(), lambda: os._exit(1), "jobs_ui-watchdog")
 
     import django
 
@@ -84,14 +87,6 @@ def _flush_counts(flush: Callable[[], None]) -> None:
             flush()
         except Exception:
             logging.getLogger(__name__).exception("Could not write the worker's job counts")
-
-
-def _watch_parent(parent: int) -> None:
-    # A child must not outlive its worker: the job's lease has lapsed by then and
-    # another attempt may already run it.
-    while not threading.Event().wait(0.5):
-        if os.getppid() != parent:
-            os._exit(1)
 
 
 if __name__ == "__main__":
