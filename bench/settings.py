@@ -31,7 +31,7 @@ else:
             "HOST": os.environ.get("BENCH_PG_HOST", "127.0.0.1"),
             "USER": os.environ.get("BENCH_PG_USER", "root"),
             # psycopg prepares a statement after 5 runs; Django turns that off by default.
-            # It applies to jobs_ui's claims and final writes only (sent with server-side
+            # It applies to jobs_ui's job INSERT, claims and final writes only (sent with server-side
             # binding); Django's own queries bind on the client and are never prepared.
             "OPTIONS": {"prepare_threshold": 5},
         }
