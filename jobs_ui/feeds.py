@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import threading
 import time
 from typing import TYPE_CHECKING
 
@@ -38,34 +39,41 @@ def feed_from_database(worker: Worker, until: float | None = None) -> bool:
     Returns True once the worker takes no more jobs, False when ``until`` (a
     ``time.monotonic()`` value) has passed.
     """
-    with wakeups.listening(worker.queues, worker.wakeup.set):
-        return _claim_from_database(worker, until)
+    news = threading.Event()
+
+    def notified() -> None:
+        news.set()
+        worker.wakeup.set()
+
+    with wakeups.listening(worker.queues, notified):
+        return _claim_from_database(worker, until, news)
 
 
-def _claim_from_database(worker: Worker, until: float | None) -> bool:
+def _claim_from_database(worker: Worker, until: float | None, news: threading.Event) -> bool:
+    """The claim loop of ``feed_from_database()``; ``news`` is set by each notification of a READY job.
+
+    Optimization: once a claim found fewer jobs than it asked for, a freed slot alone
+    does not claim again until ``WORKER_IDLE_POLL`` has passed: every job that becomes
+    READY sends a notification, and the poll finds the rest (a retry once its delay has
+    passed). A claim after each job cost a query that found nothing, at the moment the
+    job's final write was sent.
+    """
     idle_poll = get_config()["WORKER_IDLE_POLL"]
+    more = True  # whether a claim may find something now
+    claimed_at = 0.0
     while worker.taking():
         worker.wakeup.clear()
         found = False
-        try:
-            while (capacity := worker.capacity()) > 0:
-                jobs = claim_due(
-                    executor="worker",
-                    worker_id=worker.id,
-                    queues=worker.queues,
-                    exclude_tasks=worker.exclude_tasks,
-                    limit=capacity,
-                )
-                claimed_at = time.monotonic()
-                for job in jobs:
-                    worker.submit(job, claimed_at)
-                found = found or bool(jobs)
-                if len(jobs) < capacity:
-                    break
-        except DatabaseError:
-            logger.exception("Could not claim a job")
-            worker.wakeup.wait(DATABASE_BACKOFF)
-            continue
+        if more or news.is_set() or time.monotonic() - claimed_at >= idle_poll:
+            news.clear()
+            claimed_at = time.monotonic()
+            try:
+                found, more = _claim_while_room(worker)
+            except DatabaseError:
+                logger.exception("Could not claim a job")
+                more = True
+                worker.wakeup.wait(DATABASE_BACKOFF)
+                continue
         if not found and worker.has_finished():
             return True
         if until is not None and time.monotonic() >= until:
@@ -73,6 +81,29 @@ def _claim_from_database(worker: Worker, until: float | None) -> bool:
         # Full: wait for a slot (no polling). Idle: poll again soon.
         worker.wakeup.wait(idle_poll if worker.capacity() > 0 else BROKER_POLL)
     return True
+
+
+def _claim_while_room(worker: Worker) -> tuple[bool, bool]:
+    """Claim and start jobs while the pool has room: ``(any claimed, more may be waiting)``.
+
+    More may be waiting unless the last claim found fewer jobs than it asked for.
+    """
+    found = False
+    while (capacity := worker.capacity()) > 0:
+        jobs = claim_due(
+            executor="worker",
+            worker_id=worker.id,
+            queues=worker.queues,
+            exclude_tasks=worker.exclude_tasks,
+            limit=capacity,
+        )
+        claimed_at = time.monotonic()
+        for job in jobs:
+            worker.submit(job, claimed_at)
+        found = found or bool(jobs)
+        if len(jobs) < capacity:
+            return found, False
+    return found, True
 
 
 class BrokerFeed:
