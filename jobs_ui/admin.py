@@ -48,9 +48,20 @@ class HealthFilter(admin.SimpleListFilter):
 
 @admin.register(Worker)
 class WorkerAdmin(ReadOnlyAdmin):
-    list_display = ["id", "label", "kind", "host", "pid", "health", "heartbeat_at", "jobs_succeeded", "jobs_failed"]
+    # The id (up to 64 characters) is on the worker's own page: the list fits a laptop screen.
+    list_display = ["label", "kind", "host", "pid", "health", "heartbeat_at", "succeeded", "failed"]
+    list_display_links = ["label"]
     list_filter = [HealthFilter, "kind", "host"]
+    search_fields = ["id", "label", "host"]
 
     @admin.display(description="state", ordering="state")
     def health(self, worker: Worker) -> str:
         return str(worker.health.label)
+
+    @admin.display(description="succeeded", ordering="jobs_succeeded")
+    def succeeded(self, worker: Worker) -> int:
+        return worker.jobs_succeeded
+
+    @admin.display(description="failed", ordering="jobs_failed")
+    def failed(self, worker: Worker) -> int:
+        return worker.jobs_failed

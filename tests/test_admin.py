@@ -35,7 +35,9 @@ def test_worker_list_shows_health(admin_client):
     worker("silent", silent_for=3600)
     worker("stopped", WorkerState.STOPPED, silent_for=3600)
     page = admin_client.get("/admin/jobs_ui/worker/").content.decode()
-    shown = dict(re.findall(r'<td class="field-label">([^<]*)</td>.*?<td class="field-health">([^<]*)</td>', page))
+    shown = dict(
+        re.findall(r'<th class="field-label"><a [^>]*>([^<]*)</a>.*?<td class="field-health">([^<]*)</td>', page)
+    )
     assert shown == {"beating": "Online", "silent": "Lost", "stopped": "Stopped"}
 
 
@@ -47,9 +49,21 @@ def test_filter_by_state_as_shown(admin_client):
 
     def listed(health):
         page = admin_client.get("/admin/jobs_ui/worker/", {"health": health}).content.decode()
-        return sorted(re.findall(r'<td class="field-label">([^<]*)</td>', page))
+        return sorted(re.findall(r'<th class="field-label"><a [^>]*>([^<]*)</a>', page))
 
     assert listed("online") == ["beating"]
     assert listed("lost") == ["marked", "silent"]
     assert listed("stopped") == ["stopped"]
     assert listed("crashed") == []
+
+
+def test_worker_list_counts_jobs_and_finds_a_worker_by_its_id(admin_client):
+    Worker.objects.filter(pk=worker("busy").pk).update(jobs_succeeded=12, jobs_failed=3)
+    worker("idle")
+    page = admin_client.get("/admin/jobs_ui/worker/").content.decode()
+    counts = re.findall(r'<td class="field-succeeded">(\d+)</td><td class="field-failed">(\d+)</td>', page)
+    assert sorted(counts) == [("0", "0"), ("12", "3")]
+    # The long id is not a column; the worker's page and the search have it.
+    assert "field-id" not in page
+    page = admin_client.get("/admin/jobs_ui/worker/", {"q": "worker-busy"}).content.decode()
+    assert re.findall(r'<th class="field-label"><a [^>]*>([^<]*)</a>', page) == ["busy"]
