@@ -39,41 +39,45 @@ def feed_from_database(worker: Worker, until: float | None = None) -> bool:
     Returns True once the worker takes no more jobs, False when ``until`` (a
     ``time.monotonic()`` value) has passed.
     """
-    news = threading.Event()
+    look = threading.Event()
+    look.set()
 
     def notified() -> None:
-        news.set()
+        look.set()
         worker.wakeup.set()
 
     with wakeups.listening(worker.queues, notified):
-        return _claim_from_database(worker, until, news)
+        return _claim_from_database(worker, until, look)
 
 
-def _claim_from_database(worker: Worker, until: float | None, news: threading.Event) -> bool:
-    """The claim loop of ``feed_from_database()``; ``news`` is set by each notification of a READY job.
+def _claim_from_database(worker: Worker, until: float | None, look: threading.Event) -> bool:
+    """The claim loop of ``feed_from_database()``; ``look`` is set while a claim may find something.
 
-    Optimization: once a claim found fewer jobs than it asked for, a freed slot alone
-    does not claim again until ``WORKER_IDLE_POLL`` has passed: every job that becomes
-    READY sends a notification, and the poll finds the rest (a retry once its delay has
-    passed). A claim after each job cost a query that found nothing, at the moment the
-    job's final write was sent.
+    A notification of a READY job sets it, and so does a claim that found as many jobs as
+    it asked for. Optimization: once a claim found fewer, a freed slot alone does not
+    claim again until ``WORKER_IDLE_POLL`` has passed: every job that becomes READY sends
+    a notification, and the poll finds the rest (a retry once its delay has passed). A
+    claim after each job cost a query that found nothing, at the moment the job's final
+    write was sent.
     """
     idle_poll = get_config()["WORKER_IDLE_POLL"]
-    more = True  # whether a claim may find something now
-    claimed_at = 0.0
+    last_claim = 0.0
     while worker.taking():
         worker.wakeup.clear()
         found = False
-        if more or news.is_set() or time.monotonic() - claimed_at >= idle_poll:
-            news.clear()
-            claimed_at = time.monotonic()
+        if look.is_set() or time.monotonic() - last_claim >= idle_poll:
+            # Cleared first: a notification during the claim makes the next pass look again.
+            look.clear()
+            last_claim = time.monotonic()
             try:
                 found, more = _claim_while_room(worker)
             except DatabaseError:
                 logger.exception("Could not claim a job")
-                more = True
+                look.set()
                 worker.wakeup.wait(DATABASE_BACKOFF)
                 continue
+            if more:
+                look.set()
         if not found and worker.has_finished():
             return True
         if until is not None and time.monotonic() >= until:

@@ -2,13 +2,12 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
 from django.db import connection, transaction
 
-from jobs_ui import feeds, finishing
+from jobs_ui import feeds
 from jobs_ui.claiming import claim_due as real_claim_due
 from jobs_ui.models import JobStatus
 from jobs_ui.options import WorkerOptions
@@ -16,14 +15,16 @@ from jobs_ui.worker import Worker as WorkerLoop
 from tests import tasks
 from tests.waiting import wait_for_status, wait_until
 
-pytestmark = pytest.mark.django_db(transaction=True)
+pytestmark = [
+    pytest.mark.django_db(transaction=True),
+    pytest.mark.skipif(connection.vendor != "postgresql", reason="Only PostgreSQL notifies workers of new jobs"),
+]
 
 
 @pytest.fixture
-def claims(monkeypatch, settings):
+def claims(in_process, monkeypatch, settings):
     """Runs a worker in a thread of this process; yields it and how many jobs each of its claims found."""
-    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker", "AMQP_URL": None, "WORKER_IDLE_POLL": 600.0}
-    monkeypatch.setattr(finishing, "_batching", False)
+    settings.JOBS_UI = {**settings.JOBS_UI, "AMQP_URL": None, "WORKER_IDLE_POLL": 600.0}
     found: list[int] = []
 
     def counted(**kwargs):
@@ -32,7 +33,6 @@ def claims(monkeypatch, settings):
         return jobs
 
     monkeypatch.setattr(feeds, "claim_due", counted)
-    switch = sys.getswitchinterval()
     worker = WorkerLoop(WorkerOptions(concurrency=2))
     thread = threading.Thread(target=worker.run)
     thread.start()
@@ -42,13 +42,10 @@ def claims(monkeypatch, settings):
     finally:
         worker.stop()
         thread.join(30)
-        sys.setswitchinterval(switch)
     assert not thread.is_alive()
 
 
 def test_each_notified_job_costs_one_claim_and_a_finished_job_none(claims):
-    if connection.vendor != "postgresql":
-        pytest.skip("Only PostgreSQL notifies workers of new jobs; elsewhere the poll finds them.")
     worker, found = claims
     before = len(found)
     for i in range(5):
@@ -64,8 +61,6 @@ def test_each_notified_job_costs_one_claim_and_a_finished_job_none(claims):
 
 
 def test_a_full_claim_claims_again_as_slots_free(claims):
-    if connection.vendor != "postgresql":
-        pytest.skip("Only PostgreSQL notifies workers of new jobs; elsewhere the poll finds them.")
     worker, found = claims
     # One transaction: PostgreSQL delivers its notifications as one, so a single claim
     # takes a full window and the freed slots must take the rest, with no poll due.

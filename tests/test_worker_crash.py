@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 import time
 
 import pytest
 
-from jobs_ui import finishing
 from jobs_ui.claiming import claim_due
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from jobs_ui.options import WorkerOptions
@@ -17,16 +15,6 @@ from tests import tasks
 from tests.waiting import wait_for_status, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def in_process(monkeypatch, settings):
-    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
-    # Worker.run() changes these for its process; this one is pytest's.
-    monkeypatch.setattr(finishing, "_batching", False)
-    switch = sys.getswitchinterval()
-    yield
-    sys.setswitchinterval(switch)
 
 
 def test_crashed_worker_hands_back_its_jobs(in_process, monkeypatch):

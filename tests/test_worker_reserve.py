@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import sys
 import threading
 
 import pytest
 from django.db import transaction
 
-from jobs_ui import finishing
 from jobs_ui.claiming import claim_due
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.options import WorkerOptions
@@ -22,15 +20,10 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 @pytest.fixture
-def in_process(monkeypatch, settings):
-    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
-    monkeypatch.setattr(finishing, "_batching", False)
+def in_process(in_process, monkeypatch):
     # Short enough for a loaded test machine (each job here writes its outcome itself),
     # and below RESERVE_WAIT, which the long job always outlasts.
     monkeypatch.setattr(base, "SHORT_JOB", 0.15)
-    switch = sys.getswitchinterval()
-    yield
-    sys.setswitchinterval(switch)
 
 
 @pytest.fixture

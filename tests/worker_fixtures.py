@@ -22,9 +22,22 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-__all__ = ["Lines", "WorkerProcess", "lines", "start_worker", "worker_mode"]
+__all__ = ["Lines", "WorkerProcess", "in_process", "lines", "start_worker", "worker_mode"]
 
 ROOT = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture
+def in_process(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[None]:
+    """For a worker loop run in a thread of this process (``jobs_ui.worker.Worker(...).run()``)."""
+    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
+    from jobs_ui import finishing
+
+    # Worker.run() changes these for its process; this one is pytest's.
+    monkeypatch.setattr(finishing, "_batching", False)
+    switch = sys.getswitchinterval()
+    yield
+    sys.setswitchinterval(switch)
 
 
 class WorkerProcess:
