@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, connections, transaction
 
+from jobs_ui.write_turns import write_turn
+
 if TYPE_CHECKING:
     from jobs_ui.events import JobEvent
     from jobs_ui.models import Job
@@ -102,7 +104,7 @@ class OutcomeWriter:
     def _write_all(self, alias: str, outcomes: list[Outcome]) -> None:
         while True:
             try:
-                with transaction.atomic(using=alias):
+                with write_turn(alias), transaction.atomic(using=alias):
                     written = self._write(alias, outcomes)
             except DatabaseError:
                 # The outcomes stay in memory until the database takes them; meanwhile

@@ -11,6 +11,7 @@ from django.db import router, transaction
 from jobs_ui.exceptions import InvalidJobArguments
 from jobs_ui.launching import create_job, dispatch, new_job, validate_arguments
 from jobs_ui.models import Job
+from jobs_ui.write_turns import write_turn
 
 if TYPE_CHECKING:
     from jobs_ui.backend import JobTask
@@ -53,7 +54,7 @@ def enqueue_many(
     jobs: list[Job] = []
     for start in range(0, len(validated), batch_size):
         batch = [new_job(task, args, kwargs) for args, kwargs in validated[start : start + batch_size]]
-        with transaction.atomic(using=using):
+        with write_turn(using), transaction.atomic(using=using):
             Job.objects.using(using).bulk_create(batch)
             transaction.on_commit(partial(_dispatch, batch), using=using)
         jobs.extend(batch)

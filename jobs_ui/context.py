@@ -18,6 +18,7 @@ from jobs_ui.conf import get_config
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.exceptions import JobCancelled, JobTimedOut
 from jobs_ui.models import Job, JobStatus
+from jobs_ui.write_turns import write_turn
 
 
 @dataclass(slots=True)
@@ -160,9 +161,11 @@ def _outside_transaction(write: Callable[[], None]) -> bool:
     # Progress must be visible while the task runs, and must not vanish if the
     # task's own transaction rolls back: inside an atomic block, write from a
     # short-lived thread, which has its own connection.
-    connection = connections[router.db_for_write(Job)]
+    alias = router.db_for_write(Job)
+    connection = connections[alias]
     if not connection.in_atomic_block:
-        write()
+        with write_turn(alias):
+            write()
         return True
     if connection.vendor == "sqlite":
         # One writer at a time: the task's transaction holds the lock, so a

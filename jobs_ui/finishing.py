@@ -16,6 +16,7 @@ from django.utils import timezone
 from jobs_ui import batching, final_writes, statements
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.models import Job, JobStatus, Worker
+from jobs_ui.write_turns import write_turn
 
 logger = logging.getLogger(__name__)
 
@@ -49,7 +50,8 @@ def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
             writer.put(job, values)
             return True
         outcomes = [batching.Outcome(job, values)]
-        written = write_outcomes(alias, outcomes)
+        with write_turn(alias):
+            written = write_outcomes(alias, outcomes)
         announce_outcomes(outcomes, written)
         return written[0] is not None
     if _attempt(job).update(**values):
@@ -106,8 +108,11 @@ def flush_outcome_counts() -> None:
     with _counts_lock:
         pending = dict(_counts)
         _counts.clear()
-    for (worker_id, counter), n in pending.items():
-        Worker.objects.filter(pk=worker_id).update(**{counter: F(counter) + n})
+    if not pending:
+        return
+    with write_turn(statements.using()):
+        for (worker_id, counter), n in pending.items():
+            Worker.objects.filter(pk=worker_id).update(**{counter: F(counter) + n})
 
 
 def _count_outcome(worker_id: str, status: JobStatus) -> None:

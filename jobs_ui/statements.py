@@ -22,6 +22,7 @@ from django.db.models.functions import Now
 from django.db.models.sql import Query
 
 from jobs_ui.models import DbNowPlus, Job, JobStatus
+from jobs_ui.write_turns import write_turn
 
 # A READY attempt a message was published for: (job id, attempts, task path).
 Wanted = tuple[uuid.UUID, int | None, str | None]
@@ -88,7 +89,7 @@ def insert_job(alias: str, job: Job, *, notify: str = "") -> None:
     params = [field.get_db_prep_save(field.pre_save(job, True), connection) for field in fields]
     if notify:
         params.append(notify)
-    with bound_cursor(alias) as cursor:
+    with write_turn(alias), bound_cursor(alias) as cursor:
         cursor.execute(sql, params)
         enqueued_at = cursor.fetchone()[0]
     job.enqueued_at = to_python(alias, "enqueued_at", enqueued_at)
@@ -174,7 +175,8 @@ def _claim(alias: str, worker_id: str, where: str, params: list[Any]) -> list[Jo
         f"AND ({run_after} IS NULL OR {run_after} <= {now}) "
         f"RETURNING {_columns(alias)}"
     )
-    rows = _fetch(alias, sql, [JobStatus.RUNNING.value, worker_id, worker_id, *params, JobStatus.READY.value])
+    with write_turn(alias):
+        rows = _fetch(alias, sql, [JobStatus.RUNNING.value, worker_id, worker_id, *params, JobStatus.READY.value])
     # RETURNING has no order: the pool gets them in claim order.
     return sorted(rows, key=lambda job: (-job.priority, job.enqueued_at, str(job.pk)))
 

@@ -13,7 +13,7 @@ import uuid
 from collections.abc import Callable, Iterable
 from types import FrameType
 
-from django.db import connections
+from django.db import connections, router
 from django.db.models import Q
 from django.db.models.functions import Now
 
@@ -28,6 +28,7 @@ from jobs_ui.models import Worker as WorkerRow
 from jobs_ui.options import WorkerOptions
 from jobs_ui.pools import make_pool
 from jobs_ui.recovery import recover_lost_jobs, renew_leases, still_held
+from jobs_ui.write_turns import write_turn
 
 logger = logging.getLogger(__name__)
 
@@ -224,8 +225,9 @@ class Worker:
     def _beat(self) -> None:
         try:
             # Judged by the database's clock: the lease of every job running here.
-            WorkerRow.objects.filter(pk=self.id).update(heartbeat_at=Now(), state=self._state)
-            renew_leases(self.id)
+            with write_turn(router.db_for_write(WorkerRow)):
+                WorkerRow.objects.filter(pk=self.id).update(heartbeat_at=Now(), state=self._state)
+                renew_leases(self.id)
             if recover_lost_jobs():
                 self._wake()
         except Exception:

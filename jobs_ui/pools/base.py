@@ -15,9 +15,10 @@ from jobs_ui.models import Job, JobStatus
 logger = logging.getLogger(__name__)
 
 # Claimed jobs that may wait in a pool for a slot while its jobs are short (see BasePool).
-RESERVE = 8
+RESERVE = 24
 # Seconds: a job that ran this long or longer ends the reserve, until ``concurrency`` short jobs in a row.
-SHORT_JOB = 0.01
+# A full reserve of jobs just shorter than this (120 ms) waits less than RESERVE_WAIT.
+SHORT_JOB = 0.005
 # Seconds a reserved job may wait for a slot; then it goes back to READY, for another worker.
 RESERVE_WAIT = 0.2
 

@@ -1,0 +1,84 @@
+"""Turns at writing a SQLite file: jobs_ui's writers queue on a lock file beside it.
+
+Optimization: SQLite lets one connection write at a time, and a connection that finds
+the file locked sleeps in its busy handler (1, 2, 5, 10, 15 ms and on) before it looks
+again, even if the lock was freed a few microseconds later. Two worker processes
+draining short jobs met that on most claims and final writes: in ``strace`` of such a
+drain, 4456 sleeps of 2.7 ms on average for 6000 jobs, while the CPUs were free. A
+writer that waits here instead sleeps in ``flock()`` and is woken the moment the lock
+file is released.
+
+Only jobs_ui's own frequent writes take a turn (claims, final writes, progress, new
+jobs, heartbeats), and only when they start their transaction themselves: inside a
+caller's transaction, SQLite's lock may already be held, and waiting here for a writer
+that waits for that lock would deadlock. Every other writer still meets SQLite's lock
+as before; nothing here changes what is written. Elsewhere (PostgreSQL, an in-memory
+SQLite database, a platform without ``fcntl``) a turn is nothing.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import os
+import sys
+import weakref
+from collections.abc import Iterator
+from typing import Any
+
+from django.db import connections
+
+if sys.platform != "win32":
+    import fcntl
+
+logger = logging.getLogger(__name__)
+
+# Appended to the database file's name.
+SUFFIX = ".jobs_ui-writers"
+# Where a connection keeps its lock file: (process id, file descriptor, path).
+_ATTRIBUTE = "_jobs_ui_write_turn"
+
+
+@contextlib.contextmanager
+def write_turn(alias: str) -> Iterator[None]:
+    """Hold the writers' lock of the SQLite file behind ``alias`` while the block runs."""
+    connection = connections[alias]
+    fd = _lock_file(connection) if connection.vendor == "sqlite" and not connection.in_atomic_block else None
+    if fd is None:
+        yield
+        return
+    fcntl.flock(fd, fcntl.LOCK_EX)
+    try:
+        yield
+    finally:
+        fcntl.flock(fd, fcntl.LOCK_UN)
+
+
+def lock_path(connection: Any) -> str | None:
+    """The lock file of this SQLite connection's database; None when it has no file of its own."""
+    name = str(connection.settings_dict["NAME"] or "")
+    if sys.platform == "win32" or not name or name.startswith("file:") or connection.is_in_memory_db():
+        return None
+    return os.path.abspath(name) + SUFFIX
+
+
+def _lock_file(connection: Any) -> int | None:
+    # A descriptor per connection (so per thread): flock() locks belong to an open file,
+    # and two threads sharing one would both hold the lock. A forked process opens its
+    # own for the same reason.
+    path = lock_path(connection)
+    if path is None:
+        return None
+    kept = getattr(connection, _ATTRIBUTE, None)
+    if kept is not None and kept[0] == os.getpid() and kept[2] == path:
+        fd: int | None = kept[1]
+        return fd
+    try:
+        fd = os.open(path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o600)
+    except OSError as e:
+        logger.debug("No writers' lock for %s (%s): SQLite's lock alone applies", path, e)
+        setattr(connection, _ATTRIBUTE, (os.getpid(), None, path))
+        return None
+    setattr(connection, _ATTRIBUTE, (os.getpid(), fd, path))
+    weakref.finalize(connection, os.close, fd)
+    return fd
