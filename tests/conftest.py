@@ -1,5 +1,9 @@
 from __future__ import annotations
 
+import contextlib
+import os
+from typing import Any
+
 import pytest
 
 from tests import tasks
@@ -33,3 +37,16 @@ def bob(django_user_model):
 @pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_user("staff", password="pw", is_staff=True)
+
+
+def pytest_sessionfinish(session, exitstatus):
+    """Remove the writers' lock file of the SQLite test database (jobs_ui.write_turns) with the database."""
+    from django.conf import settings
+
+    from jobs_ui.write_turns import SUFFIX
+
+    database: dict[str, Any] = settings.DATABASES["default"]
+    name = database.get("TEST", {}).get("NAME")
+    if str(database["ENGINE"]).endswith("sqlite3") and name:
+        with contextlib.suppress(FileNotFoundError):
+            os.remove(f"{os.path.abspath(name)}{SUFFIX}")
