@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
+import uuid
+from collections import OrderedDict, deque
+from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
 
-from jobs_ui import amqp, wakeups
+from jobs_ui import amqp, statements, wakeups
 from jobs_ui.claiming import claim_due, claim_wanted
 from jobs_ui.conf import get_config
 from jobs_ui.dispatch import InvalidJobMessage, JobMessage, dead_letter, declare_queues, forget_message, job_queue
@@ -30,6 +33,10 @@ HOLD = 0.2
 GATHER = 0.05
 # Pause after a database error, before the next claim.
 DATABASE_BACKOFF = 1.0
+# The most attempts claimed on a notification remembered until their messages come.
+CLAIMED_EARLY_LIMIT = 10_000
+# The most notified job ids waiting for the feed to claim them.
+NOTIFIED_LIMIT = 1_000
 
 
 def feed_from_database(worker: Worker, until: float | None = None) -> bool:
@@ -131,6 +138,11 @@ class BrokerFeed:
         self.held: list[amqp.Delivery] = []
         self.held_since = 0.0
         self.parked = False
+        # Ids of new jobs notified by PostgreSQL, appended by the listener's thread.
+        self.notified: deque[str] = deque(maxlen=NOTIFIED_LIMIT)
+        # Attempts claimed on a notification, (job id, attempts before the claim): their
+        # messages, when they come here, are acked without a query.
+        self.claimed_early: OrderedDict[tuple[Any, int], None] = OrderedDict()
 
     def run(self) -> bool:
         """Feed the pool until the worker takes no more jobs; ``BrokerError`` when the broker fails."""
@@ -138,19 +150,65 @@ class BrokerFeed:
         declare_queues(worker.queues)
         self.consumer.open(worker.pool.window)
         worker.wakers.append(self.wake)
-        try:
-            while worker.taking():
-                deliveries = self._next()
-                # Whether work is left is looked up only when none came: no message, or
-                # none this worker runs (excluded tasks, stale messages).
-                started = self.handle(deliveries) if deliveries else 0
-                if not started and not self.held and worker.has_finished():
-                    break
-        finally:
-            worker.wakers.remove(self.wake)
-            # Held messages are unsettled: closing returns them to their queues.
-            self.consumer.close()
+        listen = (
+            wakeups.listening(worker.queues, lambda: None, self._notified)
+            if _listens() and not worker.exclude_tasks
+            else contextlib.nullcontext()
+        )
+        # The consumer is closed first: a worker that takes no more jobs stops receiving
+        # messages at once, while its listener may take half a second to stop.
+        with listen:
+            try:
+                while worker.taking():
+                    deliveries = self._next()
+                    # Whether work is left is looked up only when none came: no message, or
+                    # none this worker runs (excluded tasks, stale messages).
+                    started = self.handle(deliveries) if deliveries else 0
+                    if self.notified:
+                        started += self._claim_notified()
+                    if not started and not self.held and worker.has_finished():
+                        break
+            finally:
+                worker.wakers.remove(self.wake)
+                # Held messages are unsettled: closing returns them to their queues.
+                self.consumer.close()
         return True
+
+    def _notified(self, job_id: str) -> None:
+        """From the listener's thread: the new job ``job_id`` of these queues was committed."""
+        if self.worker.capacity() > 0:
+            self.notified.append(job_id)
+            self.consumer.wake()
+
+    def _claim_notified(self) -> int:
+        """Claim notified new jobs for the free slots, by id; how many started.
+
+        Optimization: a new job's NOTIFY reaches an idle worker a millisecond or more
+        before its message. The claim decides who runs it, as for a message (every idle
+        worker tries; one row is updated); the message still comes, and is dropped by
+        whoever receives it. Jobs beyond the free slots are left to their messages.
+        """
+        capacity = min(self.worker.capacity(), self.worker.pool.concurrency)
+        wanted: list[statements.Wanted] = []
+        while self.notified:
+            job_id = self.notified.popleft()
+            if len(wanted) < capacity:
+                with contextlib.suppress(ValueError):
+                    wanted.append((uuid.UUID(job_id), 0, None))
+        if not wanted:
+            return 0
+        try:
+            jobs = claim_wanted(self.worker.id, wanted)
+        except DatabaseError:
+            logger.exception("Could not claim %d notified job(s); their messages bring them", len(wanted))
+            return 0
+        claimed_at = time.monotonic()
+        for job in jobs:
+            self.claimed_early[(job.pk, job.attempts - 1)] = None
+            while len(self.claimed_early) > CLAIMED_EARLY_LIMIT:
+                self.claimed_early.popitem(last=False)
+        self._start(jobs, claimed_at)
+        return len(jobs)
 
     def wake(self) -> None:
         """Called when a slot frees or the worker stops: end the wait for messages if it matters."""
@@ -191,7 +249,10 @@ class BrokerFeed:
             except (InvalidJobMessage, UnknownTask) as e:
                 self._dead_letter(delivery, str(e))
                 continue
-            if message.task_path in self.worker.exclude_tasks:
+            if self.claimed_early.pop((message.job_id, message.attempts), False) is None:
+                # Claimed here on its notification.
+                self.consumer.ack(delivery.tag)
+            elif message.task_path in self.worker.exclude_tasks:
                 # For another worker: the sweep publishes it again.
                 forget_message(message.job_id, message.attempts)
                 self.consumer.ack(delivery.tag)
@@ -264,6 +325,14 @@ class BrokerFeed:
         dead_letter(delivery.body, delivery.queue, reason, self.worker.label)
         if ack:
             self.consumer.ack(delivery.tag)
+
+
+def _listens() -> bool:
+    """Whether a broker feed also claims on PostgreSQL's notification of a new job (``NOTIFY_IDLE_WORKERS``).
+
+    Not for a worker that excludes tasks: a claim by id does not know the task.
+    """
+    return bool(get_config()["NOTIFY_IDLE_WORKERS"]) and wakeups.supported()
 
 
 def _unclaimable(message: JobMessage) -> str | None:

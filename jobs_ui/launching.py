@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any
 from django.contrib.auth import get_user_model
 from django.db import IntegrityError, connections, router, transaction
 
-from jobs_ui import statements
+from jobs_ui import statements, wakeups
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
 from jobs_ui.executors import get_executor
@@ -82,12 +82,13 @@ def create_job(
         # Optimization: one INSERT needs no transaction of its own (nor its round trips);
         # inside the caller's transaction, dispatch still waits for its commit. When
         # dispatching is only a NOTIFY, the INSERT sends it itself (on commit).
-        notify = get_executor(job.executor).insert_notification(using)
+        executor = get_executor(job.executor)
+        notify = executor.insert_notification(using)
         if statements.supported(using):
             statements.insert_job(using, job, notify=notify)
         else:
             job.save(using=using, force_insert=True)
-        if not notify:
+        if not notify or executor.dispatch_after_notification():
             transaction.on_commit(lambda: dispatch(job), using=using)
         return job
     with transaction.atomic(using=using):
@@ -102,6 +103,10 @@ def create_job(
             job.save(using=using, force_insert=True)
         if capped:
             _enforce_cap(owner, using)
+        executor = get_executor(job.executor)
+        if executor.dispatch_after_notification() and executor.insert_notification(using):
+            # Sent with the commit, as the INSERT above sends it.
+            wakeups.notify_job(job.queue_name, job.pk)
         transaction.on_commit(lambda: dispatch(job), using=using)
     return job
 

@@ -81,8 +81,8 @@ def claim_first(alias: str, worker_id: str, key: Hashable, candidates: Callable[
 def insert_job(alias: str, job: Job, *, notify: str = "") -> None:
     """INSERT the new ``job`` (in the caller's transaction, if any); ``enqueued_at`` comes from the database.
 
-    With ``notify`` (PostgreSQL), the same statement sends ``NOTIFY notify, queue_name``,
-    delivered when the row is committed.
+    With ``notify`` (PostgreSQL), the same statement sends ``NOTIFY notify, 'queue_name id'``,
+    delivered when the row is committed (``jobs_ui.wakeups``).
     """
     connection = connections[alias]
     fields, sql = _insert_statement(alias, bool(notify))
@@ -105,7 +105,7 @@ def _insert_statement(alias: str, notify: bool) -> tuple[list[Field[Any, Any]], 
     placeholders = ", ".join(["%s"] * len(fields))
     returning = quote(alias, "enqueued_at")
     if notify:
-        returning += f", pg_notify(%s, {quote(alias, 'queue_name')})"
+        returning += f", pg_notify(%s, {quote(alias, 'queue_name')} || ' ' || {quote(alias, 'id')}::text)"
     sql = f"INSERT INTO {table(alias)} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
     return fields, sql
 

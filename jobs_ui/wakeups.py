@@ -1,10 +1,12 @@
-"""PostgreSQL ``LISTEN``/``NOTIFY``: without a broker, a committed job wakes idle workers at once.
+"""PostgreSQL ``LISTEN``/``NOTIFY``: a committed job wakes idle workers at once.
 
 Launching a worker job (or making one READY again) sends ``NOTIFY`` with the job's
-queue name once its row is committed; a worker that claims from the database
-listens while it serves, so it does not wait for its next idle poll. The idle
-poll stays: it finds delayed jobs once they are due, and anything a lost
-notification missed. Other databases have no such thing and keep the poll alone.
+queue name (and, for a new job, its id: ``"queue id"``) once its row is committed.
+Without a broker, a worker that claims from the database listens while it serves,
+so it does not wait for its next idle poll; the idle poll stays: it finds delayed
+jobs once they are due, and anything a lost notification missed. With a broker,
+a worker with a free slot claims a notified new job by its id before its message
+arrives (``NOTIFY_IDLE_WORKERS``). Other databases have no such thing.
 """
 
 from __future__ import annotations
@@ -31,6 +33,12 @@ def supported() -> bool:
     return connections[using()].vendor == "postgresql"
 
 
+def notify_job(queue_name: str, job_id: object) -> None:
+    """Tell listening workers of the new job ``job_id`` (sent once committed), as its INSERT would."""
+    with connections[using()].cursor() as cursor:
+        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"{queue_name} {job_id}"])
+
+
 def notify(queue_names: Iterable[str]) -> None:
     """Tell listening workers that jobs of ``queue_names`` are READY (sent once committed). Never raises."""
     names = sorted(set(queue_names))
@@ -45,12 +53,18 @@ def notify(queue_names: Iterable[str]) -> None:
 
 
 class ReadyListener:
-    """Calls ``wake()`` when a job of one of ``queue_names`` is READY; listens from a thread of its own."""
+    """Calls ``wake()`` when a job of one of ``queue_names`` is READY; listens from a thread of its own.
 
-    def __init__(self, queue_names: Iterable[str], wake: Callable[[], None]) -> None:
+    With ``on_job``, calls ``on_job(job_id)`` instead for a new job whose id came with it.
+    """
+
+    def __init__(
+        self, queue_names: Iterable[str], wake: Callable[[], None], on_job: Callable[[str], None] | None = None
+    ) -> None:
         self.queue_names = frozenset(queue_names)
         self.listening = threading.Event()
         self._wake = wake
+        self._on_job = on_job
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="jobs_ui-listen", daemon=True)
 
@@ -83,22 +97,32 @@ class ReadyListener:
             self._wake()
             while not self._stop.is_set():
                 for note in raw.notifies(timeout=LISTEN_CHECK, stop_after=1):
-                    if note.payload in self.queue_names:
+                    queue_name, _, job_id = note.payload.partition(" ")
+                    if queue_name not in self.queue_names:
+                        continue
+                    if job_id and self._on_job is not None:
+                        self._on_job(job_id)
+                    else:
                         self._wake()
         finally:
             database.close()
 
 
 @contextlib.contextmanager
-def listening(queue_names: Iterable[str], wake: Callable[[], None]) -> Iterator[ReadyListener | None]:
-    """Call ``wake()`` for each job that becomes READY in ``queue_names`` meanwhile (PostgreSQL only)."""
+def listening(
+    queue_names: Iterable[str], wake: Callable[[], None], on_job: Callable[[str], None] | None = None
+) -> Iterator[ReadyListener | None]:
+    """Call ``wake()`` for each job that becomes READY in ``queue_names`` meanwhile (PostgreSQL only).
+
+    With ``on_job``, a new job whose notification names it calls ``on_job(job_id)`` instead.
+    """
     from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
     # psycopg 2 cannot wait for notifications with a timeout; its workers only poll.
     if not supported() or not is_psycopg3:
         yield None
         return
-    listener = ReadyListener(queue_names, wake)
+    listener = ReadyListener(queue_names, wake, on_job)
     listener.start()
     try:
         yield listener

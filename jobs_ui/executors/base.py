@@ -29,8 +29,12 @@ class BaseExecutor(ABC):
         """Hand over a committed READY job. Must not raise: a job not handed over waits as READY."""
 
     def insert_notification(self, alias: str) -> str:
-        """A ``NOTIFY`` channel that the INSERT of a new job may signal instead of ``dispatch()``; "" for none."""
+        """A ``NOTIFY`` channel that the INSERT of a new job signals; "" for none."""
         return ""
+
+    def dispatch_after_notification(self) -> bool:
+        """Whether a job whose INSERT sent ``insert_notification()`` is still given to ``dispatch()``."""
+        return False
 
     def stop(self, timeout: float = 10.0) -> None:
         """Stop what this executor runs in this process."""

@@ -29,10 +29,17 @@ class WorkerExecutor(BaseExecutor):
         self.dispatch_many([job])
 
     def insert_notification(self, alias: str) -> str:
-        # Without a broker on PostgreSQL, dispatching is only the notification.
-        if get_config()["AMQP_URL"] or connections[alias].vendor != "postgresql":
+        # Without a broker on PostgreSQL, dispatching is only the notification; with
+        # one, it tells idle workers to claim at once (jobs_ui.feeds.BrokerFeed).
+        config = get_config()
+        if connections[alias].vendor != "postgresql" or (config["AMQP_URL"] and not config["NOTIFY_IDLE_WORKERS"]):
             return ""
         return wakeups.CHANNEL
+
+    def dispatch_after_notification(self) -> bool:
+        # The message still carries the job: a notification reaches only the workers
+        # listening at that moment.
+        return bool(get_config()["AMQP_URL"])
 
     def dispatch_many(self, jobs: list[Job]) -> None:
         """Hand over several committed READY jobs (bulk creation). Never raises."""
