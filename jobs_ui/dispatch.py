@@ -25,6 +25,7 @@ from jobs_ui import amqp, statements
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import JobsUiException, MessageUnroutable
 from jobs_ui.models import Job, db_now_plus
+from jobs_ui.write_turns import write_turn
 
 logger = logging.getLogger(__name__)
 
@@ -204,7 +205,7 @@ def sweep() -> float | None:
     if pending.exists():
         using = router.db_for_write(Job)
         skip_locked = connections[using].features.has_select_for_update_skip_locked
-        with transaction.atomic(using=using):
+        with write_turn(using), transaction.atomic(using=using):
             rows = pending.select_for_update(skip_locked=True) if skip_locked else pending
             jobs = list(rows[:SWEEP_BATCH])
             for job in jobs:
@@ -222,7 +223,8 @@ def sweep() -> float | None:
 
 def forget_message(job_id: uuid.UUID, attempts: int) -> None:
     """The message of this READY attempt was dropped (not due, excluded): let the sweep publish it again."""
-    Job.objects.ready().filter(pk=job_id, attempts=attempts).update(dispatched_at=None)
+    with write_turn(router.db_for_write(Job)):
+        Job.objects.ready().filter(pk=job_id, attempts=attempts).update(dispatched_at=None)
 
 
 def reset() -> None:
@@ -256,7 +258,8 @@ def mark_dispatched(attempts: list[tuple[Any, int]]) -> None:
         which = Q()
         for job_id, number in attempts:
             which |= Q(pk=job_id, attempts=number)
-        Job.objects.ready().filter(which, dispatched_at__isnull=True).update(dispatched_at=Now())
+        with write_turn(using):
+            Job.objects.ready().filter(which, dispatched_at__isnull=True).update(dispatched_at=Now())
         return
     # Optimization: the mark only spares the sweep a publish, so it is written without
     # waiting for the disk (a crash that loses it costs one duplicate message, which
