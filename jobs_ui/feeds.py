@@ -7,7 +7,7 @@ import logging
 import threading
 import time
 import uuid
-from collections import OrderedDict, deque
+from collections import deque
 from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
@@ -140,9 +140,9 @@ class BrokerFeed:
         self.parked = False
         # Ids of new jobs notified by PostgreSQL, appended by the listener's thread.
         self.notified: deque[str] = deque(maxlen=NOTIFIED_LIMIT)
-        # Attempts claimed on a notification, (job id, attempts before the claim): their
-        # messages, when they come here, are acked without a query.
-        self.claimed_early: OrderedDict[tuple[Any, int], None] = OrderedDict()
+        # Attempts claimed on a notification, (job id, attempts before the claim), oldest
+        # first: their messages, when they come here, are acked without a query.
+        self.claimed_early: dict[tuple[Any, int], bool] = {}
 
     def run(self) -> bool:
         """Feed the pool until the worker takes no more jobs; ``BrokerError`` when the broker fails."""
@@ -152,7 +152,7 @@ class BrokerFeed:
         worker.wakers.append(self.wake)
         listen = (
             wakeups.listening(worker.queues, lambda: None, self._notified)
-            if _listens() and not worker.exclude_tasks
+            if _listens(worker)
             else contextlib.nullcontext()
         )
         # The consumer is closed first: a worker that takes no more jobs stops receiving
@@ -204,9 +204,9 @@ class BrokerFeed:
             return 0
         claimed_at = time.monotonic()
         for job in jobs:
-            self.claimed_early[(job.pk, job.attempts - 1)] = None
-            while len(self.claimed_early) > CLAIMED_EARLY_LIMIT:
-                self.claimed_early.popitem(last=False)
+            self.claimed_early[(job.pk, job.attempts - 1)] = True
+            if len(self.claimed_early) > CLAIMED_EARLY_LIMIT:
+                del self.claimed_early[next(iter(self.claimed_early))]
         self._start(jobs, claimed_at)
         return len(jobs)
 
@@ -249,7 +249,7 @@ class BrokerFeed:
             except (InvalidJobMessage, UnknownTask) as e:
                 self._dead_letter(delivery, str(e))
                 continue
-            if self.claimed_early.pop((message.job_id, message.attempts), False) is None:
+            if self.claimed_early.pop((message.job_id, message.attempts), False):
                 # Claimed here on its notification.
                 self.consumer.ack(delivery.tag)
             elif message.task_path in self.worker.exclude_tasks:
@@ -327,12 +327,12 @@ class BrokerFeed:
             self.consumer.ack(delivery.tag)
 
 
-def _listens() -> bool:
-    """Whether a broker feed also claims on PostgreSQL's notification of a new job (``NOTIFY_IDLE_WORKERS``).
+def _listens(worker: Worker) -> bool:
+    """Whether the worker's broker feed also claims on PostgreSQL's notification of a new job (``NOTIFY_IDLE_WORKERS``).
 
     Not for a worker that excludes tasks: a claim by id does not know the task.
     """
-    return bool(get_config()["NOTIFY_IDLE_WORKERS"]) and wakeups.supported()
+    return bool(get_config()["NOTIFY_IDLE_WORKERS"]) and not worker.exclude_tasks and wakeups.supported()
 
 
 def _unclaimable(message: JobMessage) -> str | None:

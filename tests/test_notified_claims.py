@@ -11,7 +11,7 @@ from django.db import connection, connections
 
 from jobs_ui import claiming, feeds, publishing, wakeups
 from jobs_ui.dispatch import JobMessage
-from jobs_ui.models import Job, JobStatus
+from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from jobs_ui.options import WorkerOptions
 from jobs_ui.worker import Worker as WorkerLoop
 from tests import tasks
@@ -144,9 +144,7 @@ def test_a_worker_that_excludes_tasks_waits_for_messages(in_process, amqp_settin
         thread.join(30)
 
 
-def test_idle_workers_racing_for_notified_jobs_run_each_once(worker_mode, start_worker, lines):
-    if worker_mode != "rabbitmq":
-        pytest.skip("The race is between notified claims and messages")
+def test_idle_workers_racing_for_notified_jobs_run_each_once(amqp_settings, start_worker, lines):
     workers = [start_worker("--concurrency", "2") for _ in range(3)]
     wait_until(lambda: Job.objects.count() == 0 and _online() == 3, what="three workers online")
     ids = [tasks.append_line.enqueue(lines.path, f"job {i}").id for i in range(60)]
@@ -160,6 +158,4 @@ def test_idle_workers_racing_for_notified_jobs_run_each_once(worker_mode, start_
 
 
 def _online() -> int:
-    from jobs_ui.models import Worker, WorkerState
-
     return Worker.objects.filter(state=WorkerState.ONLINE).count()
