@@ -84,7 +84,7 @@ test: venv chromium
 	@$(BIN)/python -V
 	$(MAKE) --no-print-directory lint
 	$(BIN)/pytest
-	JOBS_UI_TEST_DB=sqlite $(BIN)/pytest -m "not rabbitmq"
+	JOBS_UI_TEST_DB=sqlite $(BIN)/pytest
 	@# Browser journeys through the demo site (Debian's Chromium, headless); screenshots in artifacts/screenshots/.
 	$(BIN)/pytest playwright/
 

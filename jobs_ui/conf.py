@@ -46,7 +46,7 @@ DEFAULTS: dict[str, Any] = {
     # Without AMQP_URL: how long an idle jobs_ui_worker waits before it asks
     # the database for work again (never between two jobs, only when idle).
     "WORKER_IDLE_POLL": 0.5,
-    # With AMQP_URL on PostgreSQL: a new job also sends NOTIFY, and a worker with a
+    # With AMQP_URL: a new job also sends NOTIFY (a datagram on SQLite), and a worker with a
     # free slot claims it at once instead of waiting for its message (which is then
     # dropped). Each idle worker makes one query per new job: turn it off for many.
     "NOTIFY_IDLE_WORKERS": True,

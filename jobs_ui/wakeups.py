@@ -1,12 +1,13 @@
-"""PostgreSQL ``LISTEN``/``NOTIFY``: a committed job wakes idle workers at once.
+"""A committed job wakes idle workers at once: PostgreSQL's ``LISTEN``/``NOTIFY``, and sockets on SQLite.
 
-Launching a worker job (or making one READY again) sends ``NOTIFY`` with the job's
-queue name (and, for a new job, its id: ``"queue id"``) once its row is committed.
-Without a broker, a worker that claims from the database listens while it serves,
-so it does not wait for its next idle poll; the idle poll stays: it finds delayed
-jobs once they are due, and anything a lost notification missed. With a broker,
-a worker with a free slot claims a notified new job by its id before its message
-arrives (``NOTIFY_IDLE_WORKERS``). Other databases have no such thing.
+Launching a worker job (or making one READY again) sends a note with the job's queue
+name (and, for a new job, its id: ``"queue id"``) once its row is committed: on
+PostgreSQL a ``NOTIFY``, on SQLite a datagram to each worker listening beside the
+database file (``jobs_ui.socket_wakeups``). Without a broker, a worker that claims from
+the database listens while it serves, so it does not wait for its next idle poll; the
+idle poll stays: it finds delayed jobs once they are due, and anything a lost note
+missed. With a broker, a worker with a free slot claims a notified new job by its id
+before its message arrives (``NOTIFY_IDLE_WORKERS``). Other databases have no such thing.
 """
 
 from __future__ import annotations
@@ -16,8 +17,9 @@ import logging
 import threading
 from collections.abc import Callable, Iterable, Iterator
 
-from django.db import DatabaseError, connections
+from django.db import DatabaseError, connections, transaction
 
+from jobs_ui import socket_wakeups
 from jobs_ui.statements import using
 
 logger = logging.getLogger(__name__)
@@ -30,22 +32,46 @@ LISTEN_RETRY = 2.0
 
 
 def supported() -> bool:
-    return connections[using()].vendor == "postgresql"
+    """Whether workers of this database can be woken (PostgreSQL with psycopg 3, or a SQLite file)."""
+    connection = connections[using()]
+    if connection.vendor == "postgresql":
+        from django.db.backends.postgresql.psycopg_any import is_psycopg3
+
+        # psycopg 2 cannot wait for notifications with a timeout; its workers only poll.
+        return bool(is_psycopg3)
+    return connection.vendor == "sqlite" and socket_wakeups.folder(connection) is not None
 
 
 def notify_job(queue_name: str, job_id: object) -> None:
-    """Tell listening workers of the new job ``job_id`` (sent once committed), as its INSERT would."""
+    """PostgreSQL: tell listening workers of the new job ``job_id`` (sent once committed), as its INSERT would."""
     with connections[using()].cursor() as cursor:
         cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"{queue_name} {job_id}"])
 
 
+def announce(queue_name: str, job_id: object) -> None:
+    """SQLite: tell listening workers of the new job ``job_id``, once committed. Never raises.
+
+    On PostgreSQL its INSERT did (``insert_notification``); this does nothing there.
+    """
+    connection = connections[using()]
+    if connection.vendor == "sqlite":
+        socket_wakeups.send(connection, [f"{queue_name} {job_id}"])
+
+
 def notify(queue_names: Iterable[str]) -> None:
-    """Tell listening workers that jobs of ``queue_names`` are READY (sent once committed). Never raises."""
+    """Tell listening workers that jobs of ``queue_names`` are READY (once committed). Never raises."""
     names = sorted(set(queue_names))
-    if not names or not supported():
+    connection = connections[using()]
+    if not names:
+        return
+    if connection.vendor == "sqlite":
+        # Sent at once outside a transaction; inside one, once it commits (as NOTIFY is).
+        transaction.on_commit(lambda: socket_wakeups.send(connection, names), using=using())
+        return
+    if connection.vendor != "postgresql":
         return
     try:
-        with connections[using()].cursor() as cursor:
+        with connection.cursor() as cursor:
             cursor.execute("SELECT pg_notify(%s, name) FROM unnest(%s::text[]) AS name", [CHANNEL, names])
     except DatabaseError:
         # The job is committed: a worker finds it at its next idle poll.
@@ -56,6 +82,7 @@ class ReadyListener:
     """Calls ``wake()`` when a job of one of ``queue_names`` is READY; listens from a thread of its own.
 
     With ``on_job``, calls ``on_job(job_id)`` instead for a new job whose id came with it.
+    Subclasses wait for the notes of their database in ``_listen()``.
     """
 
     def __init__(
@@ -73,7 +100,11 @@ class ReadyListener:
 
     def stop(self) -> None:
         self._stop.set()
+        self._interrupt()
         self._thread.join()
+
+    def _interrupt(self) -> None:
+        """End the wait for the next note early, if the database allows it."""
 
     def _serve(self) -> None:
         while not self._stop.is_set():
@@ -86,43 +117,82 @@ class ReadyListener:
                 self._stop.wait(LISTEN_RETRY)
 
     def _listen(self) -> None:
-        # A connection of its own, outside Django's per-thread handler: it only waits.
+        raise NotImplementedError
+
+    def _started(self) -> None:
+        self.listening.set()
+        # A job committed before listening began is found by this wake-up's claim.
+        self._wake()
+
+    def _deliver(self, payload: str) -> None:
+        queue_name, _, job_id = payload.partition(" ")
+        if queue_name not in self.queue_names:
+            return
+        if job_id and self._on_job is not None:
+            self._on_job(job_id)
+        else:
+            self._wake()
+
+
+class PostgresListener(ReadyListener):
+    """``LISTEN`` on a connection of its own."""
+
+    def _listen(self) -> None:
+        # Outside Django's per-thread handler: it only waits.
         database = connections.create_connection(using())
         try:
             database.ensure_connection()
             raw = database.connection
             raw.execute(f"LISTEN {CHANNEL}")
-            self.listening.set()
-            # A job committed before LISTEN took effect is found by this wake-up's claim.
-            self._wake()
+            self._started()
             while not self._stop.is_set():
                 for note in raw.notifies(timeout=LISTEN_CHECK, stop_after=1):
-                    queue_name, _, job_id = note.payload.partition(" ")
-                    if queue_name not in self.queue_names:
-                        continue
-                    if job_id and self._on_job is not None:
-                        self._on_job(job_id)
-                    else:
-                        self._wake()
+                    self._deliver(note.payload)
         finally:
             database.close()
+
+
+class SocketListener(ReadyListener):
+    """A socket of its own beside the SQLite file (``jobs_ui.socket_wakeups``)."""
+
+    _inbox: socket_wakeups.Inbox | None = None
+
+    def _listen(self) -> None:
+        path = socket_wakeups.folder(connections[using()])
+        if path is None:
+            raise RuntimeError("This database has no folder for wake-up sockets")
+        inbox = self._inbox = socket_wakeups.Inbox(path)
+        try:
+            self._started()
+            while not self._stop.is_set():
+                note = inbox.receive(LISTEN_CHECK)
+                if note:
+                    self._deliver(note)
+                elif note is None and not inbox.reachable():
+                    raise RuntimeError(f"The wake-up socket {inbox.path} was removed")
+        finally:
+            self._inbox = None
+            inbox.close()
+
+    def _interrupt(self) -> None:
+        inbox = self._inbox
+        if inbox is not None:
+            inbox.interrupt()
 
 
 @contextlib.contextmanager
 def listening(
     queue_names: Iterable[str], wake: Callable[[], None], on_job: Callable[[str], None] | None = None
 ) -> Iterator[ReadyListener | None]:
-    """Call ``wake()`` for each job that becomes READY in ``queue_names`` meanwhile (PostgreSQL only).
+    """Call ``wake()`` for each job that becomes READY in ``queue_names`` meanwhile (PostgreSQL and SQLite).
 
     With ``on_job``, a new job whose notification names it calls ``on_job(job_id)`` instead.
     """
-    from django.db.backends.postgresql.psycopg_any import is_psycopg3
-
-    # psycopg 2 cannot wait for notifications with a timeout; its workers only poll.
-    if not supported() or not is_psycopg3:
+    if not supported():
         yield None
         return
-    listener = ReadyListener(queue_names, wake, on_job)
+    kind = PostgresListener if connections[using()].vendor == "postgresql" else SocketListener
+    listener = kind(queue_names, wake, on_job)
     listener.start()
     try:
         yield listener

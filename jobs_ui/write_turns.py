@@ -54,12 +54,18 @@ def write_turn(alias: str) -> Iterator[None]:
         fcntl.flock(fd, fcntl.LOCK_UN)
 
 
-def lock_path(connection: Any) -> str | None:
-    """The lock file of this SQLite connection's database; None when it has no file of its own."""
+def database_file(connection: Any) -> str | None:
+    """The absolute path of this SQLite connection's database; None when it has no file of its own."""
     name = str(connection.settings_dict["NAME"] or "")
     if sys.platform == "win32" or not name or name.startswith("file:") or connection.is_in_memory_db():
         return None
-    return os.path.abspath(name) + SUFFIX
+    return os.path.abspath(name)
+
+
+def lock_path(connection: Any) -> str | None:
+    """The lock file of this SQLite connection's database; None when it has no file of its own."""
+    name = database_file(connection)
+    return None if name is None else name + SUFFIX
 
 
 def _lock_file(connection: Any) -> int | None:

@@ -1,4 +1,4 @@
-"""PostgreSQL with RabbitMQ: an idle worker claims a new job on its NOTIFY, and drops the message that follows."""
+"""With RabbitMQ: an idle worker claims a new job on its notification (NOTIFY, or a datagram on SQLite), and drops the message that follows."""
 
 from __future__ import annotations
 
@@ -20,7 +20,9 @@ from tests.waiting import wait_for_status, wait_until
 pytestmark = [
     pytest.mark.django_db(transaction=True),
     pytest.mark.rabbitmq,
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="Only PostgreSQL notifies workers of new jobs"),
+    pytest.mark.skipif(
+        connection.vendor not in ("postgresql", "sqlite"), reason="Only PostgreSQL and SQLite notify workers"
+    ),
 ]
 
 

@@ -1,22 +1,28 @@
-"""Without a broker, on PostgreSQL, a committed job wakes idle workers at once (LISTEN/NOTIFY)."""
+"""Without a broker, a committed job wakes idle workers at once (LISTEN/NOTIFY on PostgreSQL, sockets on SQLite)."""
 
 from __future__ import annotations
 
+import os
+import socket
 import threading
 
 import pytest
 from django.db import connection, transaction
 
 import jobs_ui
-from jobs_ui import wakeups
+from jobs_ui import socket_wakeups, wakeups
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from tests import tasks
 from tests.waiting import wait_for_status, wait_until
 
 pytestmark = [
     pytest.mark.django_db(transaction=True),
-    pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's"),
+    pytest.mark.skipif(
+        connection.vendor not in ("postgresql", "sqlite"), reason="Only PostgreSQL and SQLite wake workers"
+    ),
 ]
+postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="LISTEN/NOTIFY is PostgreSQL's")
+sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="Wake-up sockets are SQLite's")
 
 
 @pytest.fixture
@@ -55,10 +61,9 @@ def wakes():
 
 
 def send_marker() -> None:
-    # Notifications from one session arrive in commit order: once the marker's wake-up
-    # is counted, every notification sent before it has been seen.
-    with connection.cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [wakeups.CHANNEL, "marker"])
+    # Notes from one session (PostgreSQL) or one process (SQLite) arrive in the order sent:
+    # once the marker's wake-up is counted, every note sent before it has been seen.
+    wakeups.notify(["marker"])
 
 
 def test_a_committed_job_wakes_listeners_of_its_queue(worker_jobs, wakes):
@@ -112,6 +117,7 @@ def listening_backends() -> list[int]:
         return [pid for (pid,) in cursor.fetchall()]
 
 
+@postgresql_only
 def test_the_listener_listens_again_after_losing_its_connection(worker_jobs, wakes, caplog):
     (lost,) = wait_until(listening_backends, what="the listener's database session")
     with connection.cursor() as cursor:
@@ -123,3 +129,48 @@ def test_the_listener_listens_again_after_losing_its_connection(worker_jobs, wak
     wakes.count = 0
     tasks.append_line.enqueue("/dev/null", "x")
     assert wakes.wait_for(1)
+
+
+def wake_up_sockets() -> list[str]:
+    path = socket_wakeups.folder(connection)
+    assert path is not None
+    try:
+        return sorted(entry.path for entry in os.scandir(path) if entry.name.endswith(socket_wakeups.SOCKET_SUFFIX))
+    except FileNotFoundError:
+        return []
+
+
+@sqlite_only
+def test_the_listener_binds_again_when_its_socket_is_removed(worker_jobs, wakes, caplog):
+    (lost,) = wait_until(wake_up_sockets, what="the listener's socket")
+    os.unlink(lost)
+    wait_until(lambda: [path for path in wake_up_sockets() if path != lost], what="a new socket", timeout=15)
+    assert "Stopped listening for new jobs" in caplog.text
+    assert wakes.wait_for(1)
+    wakes.count = 0
+    tasks.append_line.enqueue("/dev/null", "x")
+    assert wakes.wait_for(1)
+
+
+@sqlite_only
+def test_a_socket_left_by_a_killed_worker_is_removed_by_the_next_sender(worker_jobs, wakes):
+    path = socket_wakeups.folder(connection)
+    assert path is not None
+    stale = os.path.join(path, f"1-deadbeef{socket_wakeups.SOCKET_SUFFIX}")
+    # A bound socket closed without removing its file, as after kill -9.
+    left = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+    left.bind(stale)
+    left.close()
+    tasks.append_line.enqueue("/dev/null", "x")
+    assert wakes.wait_for(1)
+    assert not os.path.exists(stale)
+    assert len(wake_up_sockets()) == 1
+
+
+@sqlite_only
+def test_a_stopped_listener_removes_its_socket(worker_jobs):
+    with wakeups.listening(["default"], lambda: None) as listener:
+        assert listener is not None
+        wait_until(listener.listening.is_set, what="the listener to listen")
+        assert len(wake_up_sockets()) == 1
+    assert wake_up_sockets() == []

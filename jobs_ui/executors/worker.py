@@ -19,13 +19,17 @@ class WorkerExecutor(BaseExecutor):
     With ``AMQP_URL``, each committed job is published to RabbitMQ (durable queue
     per ``queue_name``, persistent message, publisher confirms); without it,
     workers claim READY rows from the database themselves (woken by ``NOTIFY``
-    on PostgreSQL, see ``jobs_ui.wakeups``).
+    on PostgreSQL and by a datagram on SQLite, see ``jobs_ui.wakeups``).
     """
 
     name = "worker"
     supports_cross_process = True
 
     def dispatch(self, job: Job) -> None:
+        config = get_config()
+        if config["AMQP_URL"] and config["NOTIFY_IDLE_WORKERS"] and not job.attempts:
+            # On SQLite, what the INSERT sent on PostgreSQL; the message follows.
+            wakeups.announce(job.queue_name, job.pk)
         self.dispatch_many([job])
 
     def insert_notification(self, alias: str) -> str:
