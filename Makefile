@@ -96,5 +96,6 @@ lint: venv
 clean:
 	rm -rf $(VENV) build dist artifacts test-results htmlcov .mypy_cache .ruff_cache .pytest_cache
 	rm -f .coverage .coverage.* db.sqlite3 tests.sqlite3 test-*.sqlite3
+	rm -rf *.sqlite3.jobs_ui-wakeups
 	rm -rf *.egg-info
 	find . -path ./.git -prune -o -name __pycache__ -type d -prune -exec rm -rf {} +

@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from typing import Any
 
 import pytest
@@ -40,13 +41,15 @@ def staff(django_user_model):
 
 
 def pytest_sessionfinish(session, exitstatus):
-    """Remove the writers' lock file of the SQLite test database (jobs_ui.write_turns) with the database."""
+    """Remove what jobs_ui keeps beside the SQLite test database with it: the writers' lock file, the wake-ups folder."""
     from django.conf import settings
 
-    from jobs_ui.write_turns import SUFFIX
+    from jobs_ui import socket_wakeups, write_turns
 
     database: dict[str, Any] = settings.DATABASES["default"]
     name = database.get("TEST", {}).get("NAME")
     if str(database["ENGINE"]).endswith("sqlite3") and name:
+        path = os.path.abspath(name)
         with contextlib.suppress(FileNotFoundError):
-            os.remove(f"{os.path.abspath(name)}{SUFFIX}")
+            os.remove(path + write_turns.SUFFIX)
+        shutil.rmtree(path + socket_wakeups.SUFFIX, ignore_errors=True)
