@@ -44,7 +44,7 @@ _sender_lock = threading.Lock()
 
 def folder(connection: Any) -> str | None:
     """The folder of this SQLite connection's listening sockets; None when there can be none."""
-    if not hasattr(socket, "AF_UNIX"):
+    if connection.vendor != "sqlite" or not hasattr(socket, "AF_UNIX"):
         return None
     name = database_file(connection)
     if name is None:
