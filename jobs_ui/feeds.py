@@ -42,7 +42,7 @@ NOTIFIED_LIMIT = 1_000
 def feed_from_database(worker: Worker, until: float | None = None) -> bool:
     """Claim due READY rows while the pool has room; poll every ``WORKER_IDLE_POLL`` only while idle.
 
-    On PostgreSQL a job committed meanwhile ends the idle wait at once (``jobs_ui.wakeups``).
+    On PostgreSQL and SQLite a job committed meanwhile ends the idle wait at once (``jobs_ui.wakeups``).
     Returns True once the worker takes no more jobs, False when ``until`` (a
     ``time.monotonic()`` value) has passed.
     """
@@ -138,7 +138,7 @@ class BrokerFeed:
         self.held: list[amqp.Delivery] = []
         self.held_since = 0.0
         self.parked = False
-        # Ids of new jobs notified by PostgreSQL, appended by the listener's thread.
+        # Ids of new jobs notified by the database (jobs_ui.wakeups), appended by the listener's thread.
         self.notified: deque[str] = deque(maxlen=NOTIFIED_LIMIT)
         # Attempts claimed on a notification, (job id, attempts before the claim), oldest
         # first: their messages, when they come here, are acked without a query.
@@ -328,7 +328,7 @@ class BrokerFeed:
 
 
 def _listens(worker: Worker) -> bool:
-    """Whether the worker's broker feed also claims on PostgreSQL's notification of a new job (``NOTIFY_IDLE_WORKERS``).
+    """Whether the worker's broker feed also claims on the notification of a new job (``NOTIFY_IDLE_WORKERS``).
 
     Not for a worker that excludes tasks: a claim by id does not know the task.
     """

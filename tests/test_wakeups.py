@@ -174,3 +174,21 @@ def test_a_stopped_listener_removes_its_socket(worker_jobs):
         wait_until(listener.listening.is_set, what="the listener to listen")
         assert len(wake_up_sockets()) == 1
     assert wake_up_sockets() == []
+
+
+@sqlite_only
+def test_a_full_socket_is_skipped_without_waiting(worker_jobs):
+    path = socket_wakeups.folder(connection)
+    assert path is not None
+    # Nobody reads this one: once its queue of datagrams is full, senders skip it.
+    inbox = socket_wakeups.Inbox(path)
+    try:
+        sent = sum(socket_wakeups.send(connection, [f"default {i}"]) for i in range(200))
+        assert 0 < sent < 200
+        received = []
+        while (note := inbox.receive(0.01)) is not None:
+            received.append(note)
+        assert received == [f"default {i}" for i in range(sent)]
+    finally:
+        inbox.close()
+    assert wake_up_sockets() == []
