@@ -97,7 +97,8 @@ class Publisher:
                 self._send(again, resent=True)
                 self._send(messages)
                 self._read_confirms()
-                if self._unmarked and time.monotonic() - self._unmarked_since >= MARK_DELAY:
+                due = self._marks_due_in()
+                if due is not None and due <= 0:
                     self._mark()
         finally:
             if self._broker is not None:
@@ -107,13 +108,11 @@ class Publisher:
     def _take(self) -> list[OutgoingMessage] | None:
         # Waits for a message only when nothing is due; meanwhile, polls the broker.
         if not self._sent and not self._again:
-            wait = IDLE_CHECK
-            if self._unmarked:
-                wait = max(0.0, self._unmarked_since + MARK_DELAY - time.monotonic())
+            due = self._marks_due_in()
             try:
-                first = self._queue.get(timeout=wait)
+                first = self._queue.get(timeout=IDLE_CHECK if due is None else max(0.0, due))
             except queue.Empty:
-                if not self._unmarked:
+                if due is None:
                     self._keep_alive()
                 return []
             if first is None:
@@ -206,6 +205,10 @@ class Publisher:
             self._unmarked_since = time.monotonic()
         self._unmarked.extend((m.job_id, m.attempts) for m in done)
         self._settled(given_up + len(late))
+
+    def _marks_due_in(self) -> float | None:
+        """Seconds until the confirmed rows waiting are to be marked (0 or less: now); None when none waits."""
+        return self._unmarked_since + MARK_DELAY - time.monotonic() if self._unmarked else None
 
     def _mark(self) -> None:
         """Mark the confirmed rows still READY as dispatched; their messages are settled then."""

@@ -42,10 +42,15 @@ def supported() -> bool:
     return connection.vendor == "sqlite" and socket_wakeups.folder(connection) is not None
 
 
+def job_note(queue_name: str, job_id: object) -> str:
+    """The note of a new job (what its INSERT sends on PostgreSQL): ``"queue id"``."""
+    return f"{queue_name} {job_id}"
+
+
 def notify_job(queue_name: str, job_id: object) -> None:
     """PostgreSQL: tell listening workers of the new job ``job_id`` (sent once committed), as its INSERT would."""
     with connections[using()].cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, f"{queue_name} {job_id}"])
+        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, job_note(queue_name, job_id)])
 
 
 def announce(queue_name: str, job_id: object) -> None:
@@ -55,18 +60,19 @@ def announce(queue_name: str, job_id: object) -> None:
     """
     connection = connections[using()]
     if connection.vendor == "sqlite":
-        socket_wakeups.send(connection, [f"{queue_name} {job_id}"])
+        socket_wakeups.send(connection, [job_note(queue_name, job_id)])
 
 
 def notify(queue_names: Iterable[str]) -> None:
     """Tell listening workers that jobs of ``queue_names`` are READY (once committed). Never raises."""
     names = sorted(set(queue_names))
-    connection = connections[using()]
     if not names:
         return
+    alias = using()
+    connection = connections[alias]
     if connection.vendor == "sqlite":
         # Sent at once outside a transaction; inside one, once it commits (as NOTIFY is).
-        transaction.on_commit(lambda: socket_wakeups.send(connection, names), using=using())
+        transaction.on_commit(lambda: socket_wakeups.send(connection, names), using=alias)
         return
     if connection.vendor != "postgresql":
         return

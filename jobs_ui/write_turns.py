@@ -19,6 +19,7 @@ SQLite database, a platform without ``fcntl``) a turn is nothing.
 from __future__ import annotations
 
 import contextlib
+import functools
 import logging
 import os
 import sys
@@ -27,6 +28,7 @@ from collections.abc import Iterator
 from typing import Any
 
 from django.db import connections
+from django.db.backends.sqlite3.creation import DatabaseCreation
 
 if sys.platform != "win32":
     import fcntl
@@ -56,8 +58,13 @@ def write_turn(alias: str) -> Iterator[None]:
 
 def database_file(connection: Any) -> str | None:
     """The absolute path of this SQLite connection's database; None when it has no file of its own."""
-    name = str(connection.settings_dict["NAME"] or "")
-    if sys.platform == "win32" or not name or name.startswith("file:") or connection.is_in_memory_db():
+    return _absolute_file(str(connection.settings_dict["NAME"] or ""))
+
+
+@functools.cache
+def _absolute_file(name: str) -> str | None:
+    # Optimization: looked up for every write turn and every wake-up sent.
+    if sys.platform == "win32" or not name or name.startswith("file:") or DatabaseCreation.is_in_memory_db(name):
         return None
     return os.path.abspath(name)
 

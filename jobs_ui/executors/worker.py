@@ -27,7 +27,7 @@ class WorkerExecutor(BaseExecutor):
 
     def dispatch(self, job: Job) -> None:
         config = get_config()
-        if config["AMQP_URL"] and config["NOTIFY_IDLE_WORKERS"] and not job.attempts:
+        if config["AMQP_URL"] and config["NOTIFY_IDLE_WORKERS"]:
             # On SQLite, what the INSERT sent on PostgreSQL; the message follows.
             wakeups.announce(job.queue_name, job.pk)
         self.dispatch_many([job])
