@@ -72,6 +72,10 @@ class JobTask(Task):  # type: ignore[type-arg]
         return request.build_absolute_uri(reverse("jobs_ui:job_result", args=[job.pk]))
 
 
+# The most validated tasks a backend remembers (tasks made with .using() are new objects).
+VALIDATED_LIMIT = 1024
+
+
 class JobsBackend(BaseTaskBackend):
     """Stores every job as a ``Job`` row; runs it in a thread or on worker processes."""
 
@@ -80,6 +84,11 @@ class JobsBackend(BaseTaskBackend):
     supports_async_task = True
     supports_get_result = True
     supports_priority = True
+
+    def __init__(self, alias: str, params: dict[str, Any]) -> None:
+        super().__init__(alias, params)
+        # Tasks already validated here, by id(); the task itself is kept, so its id is not reused.
+        self._validated: dict[int, Task[Any, Any]] = {}
 
     def validate_task(self, task: Task[Any, Any]) -> None:
         super().validate_task(task)
@@ -99,7 +108,13 @@ class JobsBackend(BaseTaskBackend):
     def enqueue(self, task: Task[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult[Any, Any]:
         from jobs_ui.launching import create_job
 
-        self.validate_task(task)
+        # Optimization: a task is immutable, and Django validated it when it was made;
+        # validating it again on every enqueue() cost about a tenth of a launch.
+        if self._validated.get(id(task)) is not task:
+            self.validate_task(task)
+            if len(self._validated) >= VALIDATED_LIMIT:
+                self._validated.clear()
+            self._validated[id(task)] = task
         job = create_job(task, list(args), dict(kwargs))  # type: ignore[arg-type]
         return to_task_result(job, task)
 

@@ -47,19 +47,39 @@ def new_job(
     task: JobTask, args: list[Any], kwargs: dict[str, Any], *, owner: Any = None, public: bool | None = None
 ) -> Job:
     """An unsaved ``Job`` row for validated arguments."""
-    return Job(
-        task_path=task.module_path,
-        backend=task.backend,
-        executor=task.executor or get_config()["EXECUTOR"],
-        queue_name=task.queue_name,
-        priority=task.priority,
-        args=args,
-        kwargs=kwargs,
-        owner=owner,
-        public=task.public if public is None else public,
-        max_attempts=task.retries + 1,
-        run_after=task.run_after,
-    )
+    values = {
+        "task_path": task.module_path,
+        "backend": task.backend,
+        "executor": task.executor or get_config()["EXECUTOR"],
+        "queue_name": task.queue_name,
+        "priority": task.priority,
+        "args": args,
+        "kwargs": kwargs,
+        "public": task.public if public is None else public,
+        "max_attempts": task.retries + 1,
+        "run_after": task.run_after,
+    }
+    # Optimization: every value passed in field order, defaults included, which Django's
+    # Model.__init__() takes in a third less time than keyword arguments.
+    ordered = [values[attname] if attname in values else default() for attname, default in _defaults()]
+    make: Any = Job  # django-stubs types keyword arguments only
+    job: Job = make(*ordered)
+    if owner is not None:
+        job.owner = owner
+    return job
+
+
+@functools.cache
+def _defaults() -> list[tuple[str, Callable[[], Any]]]:
+    """``(attname, what makes its default)`` of each field of ``Job``, in order."""
+    made: list[tuple[str, Callable[[], Any]]] = []
+    for field in Job._meta.concrete_fields:
+        if field.has_default() and not callable(field.default) or not field.has_default() and field.null:
+            # A constant (or None): computed once.
+            made.append((field.attname, functools.partial(lambda value: value, field.get_default())))
+        else:
+            made.append((field.attname, field.get_default))
+    return made
 
 
 def create_job(

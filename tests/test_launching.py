@@ -124,3 +124,54 @@ def test_launched_job_runs_for_its_owner(alice):
     job = wait_for_status(job.pk, JobStatus.SUCCESSFUL)
     assert job.result == 3
     assert job.owner == alice
+
+
+@pytest.mark.django_db
+class TestNewJobRow:
+    """The INSERT of a new job (prepared defaults, values in field order) writes what the ORM writes."""
+
+    def columns(self, job):
+        row = Job.objects.filter(pk=job.pk).values().get()
+        return {name: value for name, value in row.items() if name not in ("id", "enqueued_at")}
+
+    def test_new_job_row_matches_the_orm(self, alice):
+        from jobs_ui import statements
+        from jobs_ui.launching import new_job
+
+        fast = new_job(tasks.echo, [1], {"b": [2]}, owner=alice, public=True)
+        statements.insert_job(statements.using(), fast)
+        slow = new_job(tasks.echo, [1], {"b": [2]}, owner=alice, public=True)
+        slow.save(force_insert=True)
+        assert self.columns(fast) == self.columns(slow)
+        assert fast.owner == alice
+        assert fast.status == JobStatus.READY
+        assert (fast.args, fast.kwargs, fast.extra, fast.worker_ids) == ([1], {"b": [2]}, {}, [])
+
+    def test_values_other_than_the_defaults_are_written(self):
+        from jobs_ui import statements
+        from jobs_ui.launching import new_job
+
+        job = new_job(tasks.echo, [], {})
+        job.status = "RUNNING"  # a str, not the JobStatus default
+        job.priority = 7
+        job.extra = {"set": True}
+        job.progress_message = "half"
+        job.attempts = 2
+        statements.insert_job(statements.using(), job)
+        row = Job.objects.get(pk=job.pk)
+        assert (row.status, row.priority, row.extra, row.progress_message, row.attempts) == (
+            JobStatus.RUNNING,
+            7,
+            {"set": True},
+            "half",
+            2,
+        )
+
+    def test_each_new_job_has_its_own_mutable_values(self):
+        from jobs_ui.launching import new_job
+
+        first, second = new_job(tasks.echo, [], {}), new_job(tasks.echo, [], {})
+        first.extra["changed"] = 1
+        first.worker_ids.append("w")
+        assert (second.extra, second.worker_ids) == ({}, [])
+        assert first.pk != second.pk
