@@ -1,16 +1,20 @@
 from __future__ import annotations
 
 import threading
+from typing import cast
 
 import pytest
 from django.db import connections
 from django.test import RequestFactory
 
 from jobs_ui import launch
+from jobs_ui.backend import JobTask
 from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
 from tests.waiting import wait_for_status
+
+ECHO = cast(JobTask, tasks.echo)
 
 
 def request_for(user):
@@ -138,9 +142,9 @@ class TestNewJobRow:
         from jobs_ui import statements
         from jobs_ui.launching import new_job
 
-        fast = new_job(tasks.echo, [1], {"b": [2]}, owner=alice, public=True)
+        fast = new_job(ECHO, [1], {"b": [2]}, owner=alice, public=True)
         statements.insert_job(statements.using(), fast)
-        slow = new_job(tasks.echo, [1], {"b": [2]}, owner=alice, public=True)
+        slow = new_job(ECHO, [1], {"b": [2]}, owner=alice, public=True)
         slow.save(force_insert=True)
         assert self.columns(fast) == self.columns(slow)
         assert fast.owner == alice
@@ -151,7 +155,7 @@ class TestNewJobRow:
         from jobs_ui import statements
         from jobs_ui.launching import new_job
 
-        job = new_job(tasks.echo, [], {})
+        job = new_job(ECHO, [], {})
         job.status = "RUNNING"  # a str, not the JobStatus default
         job.priority = 7
         job.extra = {"set": True}
@@ -170,7 +174,7 @@ class TestNewJobRow:
     def test_each_new_job_has_its_own_mutable_values(self):
         from jobs_ui.launching import new_job
 
-        first, second = new_job(tasks.echo, [], {}), new_job(tasks.echo, [], {})
+        first, second = new_job(ECHO, [], {}), new_job(ECHO, [], {})
         first.extra["changed"] = 1
         first.worker_ids.append("w")
         assert (second.extra, second.worker_ids) == ({}, [])
