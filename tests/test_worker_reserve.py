@@ -1,16 +1,19 @@
-"""A thread pool of short jobs reserves claimed jobs; one that waits behind a long job goes back to READY."""
+"""Thread and process pools of short jobs reserve claimed jobs; one that waits behind a long job goes back to READY."""
 
 from __future__ import annotations
 
+import os
 import threading
 
 import pytest
-from django.db import transaction
+from django.db import connection, transaction
 
 from jobs_ui.claiming import claim_due
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.options import WorkerOptions
 from jobs_ui.pools import base
+from jobs_ui.pools.base import BasePool
+from jobs_ui.pools.processes import ProcessPool
 from jobs_ui.pools.threads import ThreadPool
 from jobs_ui.worker import Worker as WorkerLoop
 from tests import tasks
@@ -34,7 +37,28 @@ def pool(in_process):
     pool.close()
 
 
-def _claim_and_submit(pool: ThreadPool, limit: int) -> list[Job]:
+@pytest.fixture
+def process_pool(in_process, monkeypatch, settings):
+    # The children run jobs against the test database, as a worker's children do.
+    monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "tests.settings")
+    monkeypatch.setenv("JOBS_UI_TEST_DB_NAME", str(connection.settings_dict["NAME"]))
+    pool = ProcessPool(1)
+    pool.start()
+    yield pool
+    pool.close()
+
+
+def _open_reserve(pool: BasePool, path: str) -> None:
+    def opened() -> bool:
+        tasks.append_line.enqueue(path, "short")
+        assert len(_claim_and_submit(pool, 1)) == 1
+        assert pool.wait_idle(10)
+        return bool(pool.free == 1 + base.RESERVE)
+
+    wait_until(opened, what="short jobs to open the reserve")
+
+
+def _claim_and_submit(pool: BasePool, limit: int) -> list[Job]:
     jobs = claim_due(executor="worker", worker_id="reserve-test", limit=limit)
     for job in jobs:
         pool.submit(job)
@@ -107,3 +131,39 @@ def test_a_stopping_worker_hands_back_its_reserved_jobs_at_once(in_process, monk
     assert codes == [0]
     assert Job.objects.get(pk=gated.id).status == JobStatus.SUCCESSFUL
     assert lines.read() == []
+
+
+def test_the_process_pool_runs_reserved_jobs_in_claim_order(process_pool, lines):
+    assert process_pool.free == 1
+    _open_reserve(process_pool, lines.path)
+    names = ["a", "b", "c", "d"]
+    jobs = [tasks.append_line.enqueue(lines.path, name).id for name in names]
+    # One child: one job runs, three wait in the pool for it.
+    assert [str(job.pk) for job in _claim_and_submit(process_pool, 4)] == [str(job_id) for job_id in jobs]
+    assert process_pool.wait_idle(10)
+    assert lines.read()[-4:] == names
+    assert set(Job.objects.filter(pk__in=jobs).values_list("status", "attempts")) == {(JobStatus.SUCCESSFUL, 1)}
+
+
+def test_the_process_pool_hands_back_jobs_reserved_behind_a_long_one(process_pool, lines, tmp_path):
+    gate = str(tmp_path / "gate")
+    _open_reserve(process_pool, lines.path)
+    before = len(lines.read())
+    long = tasks.append_when_file_exists.enqueue(lines.path, "long", gate)
+    waiting = [tasks.append_line.enqueue(lines.path, name).id for name in ("a", "b")]
+    assert len(_claim_and_submit(process_pool, 3)) == 3
+    wait_until(lambda: len(lines.read()) > before, what="the long job to start")
+    started, pid = lines.read()[before].rsplit(" ", 1)
+    assert (started, pid != str(os.getpid())) == ("start 1", True)  # in the child
+
+    def handed_back() -> bool:
+        process_pool.enforce()
+        return Job.objects.filter(pk__in=waiting, status=JobStatus.READY).count() == 2
+
+    wait_until(handed_back, what="the reserved jobs to go back to READY")
+    wait_until(lambda: process_pool.free == 0, what="the long job to close the reserve")
+    open(gate, "w").close()
+    wait_for_status(long.id, JobStatus.SUCCESSFUL)
+    assert process_pool.wait_idle(10)
+    # The two handed back never ran here.
+    assert lines.read()[before + 1 :] == ["long"]

@@ -1,11 +1,13 @@
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
 import subprocess
 import sys
 import threading
+from collections import deque
 from collections.abc import Callable
 from datetime import datetime
 from typing import IO, Any
@@ -53,6 +55,11 @@ class _Child:
         self.ready = threading.Event()
         self.job: Job | None = None
 
+    @property
+    def idle(self) -> bool:
+        """Alive and without a job; one still starting reads the job once it is ready."""
+        return self.job is None and self.process.poll() is None
+
     def send(self, job: Job) -> None:
         assert self.process.stdin is not None
         self.job = job
@@ -64,17 +71,21 @@ class ProcessPool(BasePool):
     """Each job in a child process (``concurrency`` of them, started once and reused).
 
     A job that ignores its timeout or a cancel request for ``HARD_STOP_GRACE`` seconds
-    is stopped by killing its process, which is then replaced.
+    is stopped by killing its process, which is then replaced. Claimed jobs beyond the
+    children wait here, in claim order, for the next child that is done (``reserves``).
     """
 
     name = "process"
     supports_hard_stop = True
+    reserves = True
 
     def __init__(self, concurrency: int, on_slot_free: Callable[[], None] = lambda: None) -> None:
         super().__init__(concurrency, on_slot_free)
         self._children: list[_Child] = []
         self._children_lock = threading.Lock()
         self._closing = False
+        # Reserved jobs, for the next child that is done (with _children_lock held).
+        self._waiting: deque[Job] = deque()
 
     def start(self) -> None:
         children = [self._spawn() for _ in range(self.concurrency)]
@@ -84,20 +95,27 @@ class ProcessPool(BasePool):
 
     def _start(self, job: Job) -> None:
         with self._children_lock:
-            child = next((c for c in self._children if c.job is None and c.process.poll() is None), None)
-            try:
-                if child is None:
-                    raise OSError("no child process is ready")
-                child.send(job)
-            except OSError as e:
-                # The child died a moment ago; its replacement is on the way.
-                logger.warning("Could not hand job %s to a child process (%s); it goes back to READY", job.pk, e)
-                if child is not None:
-                    child.job = None
-                sent = False
-            else:
-                sent = True
-        if not sent:
+            self._waiting.append(job)
+        self._feed()
+
+    def _feed(self) -> None:
+        """Send waiting jobs, oldest first, to the children that are idle."""
+        unsent = []
+        with self._children_lock:
+            for child in self._children:
+                while self._waiting and child.idle:
+                    job = self._waiting.popleft()
+                    if not self._begin(job):
+                        continue  # revoked while it waited: handed back
+                    try:
+                        child.send(job)
+                    except OSError as e:
+                        # The child died a moment ago; its replacement takes the jobs still waiting.
+                        logger.warning("Could not hand job %s to a child process (%s); back to READY", job.pk, e)
+                        child.job = None
+                        unsent.append(job)
+                        break
+        for job in unsent:
             hand_back(job)
             self._finished(job)
 
@@ -124,7 +142,8 @@ class ProcessPool(BasePool):
         self._closing = True
         for child in self._children:
             if child.process.stdin is not None:
-                child.process.stdin.close()
+                with contextlib.suppress(OSError):  # a job it never read
+                    child.process.stdin.close()
         for child in self._children:
             try:
                 child.process.wait(5.0)
@@ -149,9 +168,13 @@ class ProcessPool(BasePool):
                     child.ready.set()
                 elif "done" in answer and child.job is not None:
                     job, child.job = child.job, None
+                    # The next job first: the child does not wait for this process's bookkeeping.
+                    self._feed()
                     self._finished(job)
             code = child.process.wait()
             child.answers.close()
+            if child.process.stdin is not None:
+                child.process.stdin.close()
             with self._children_lock:
                 self._children.remove(child)
             # The replacement first, so the slot freed below has a process.
