@@ -61,25 +61,26 @@ def new_job(
     }
     # Optimization: every value passed in field order, defaults included, which Django's
     # Model.__init__() takes in a third less time than keyword arguments.
-    ordered = [values[attname] if attname in values else default() for attname, default in _defaults()]
-    make: Any = Job  # django-stubs types keyword arguments only
-    job: Job = make(*ordered)
+    ordered = [
+        values[attname] if attname in values else constant if make is None else make()
+        for attname, constant, make in _defaults()
+    ]
+    model: Any = Job  # django-stubs types keyword arguments only
+    job: Job = model(*ordered)
     if owner is not None:
         job.owner = owner
     return job
 
 
 @functools.cache
-def _defaults() -> list[tuple[str, Callable[[], Any]]]:
-    """``(attname, what makes its default)`` of each field of ``Job``, in order."""
-    made: list[tuple[str, Callable[[], Any]]] = []
-    for field in Job._meta.concrete_fields:
-        if field.has_default() and not callable(field.default) or not field.has_default() and field.null:
-            # A constant (or None): computed once.
-            made.append((field.attname, functools.partial(lambda value: value, field.get_default())))
-        else:
-            made.append((field.attname, field.get_default))
-    return made
+def _defaults() -> list[tuple[str, Any, Callable[[], Any] | None]]:
+    """``(attname, constant default, None)`` or ``(attname, None, what makes it)`` of each field of ``Job``, in order."""
+    return [
+        (field.attname, field.get_default(), None)
+        if statements.constant_default(field)
+        else (field.attname, None, field.get_default)
+        for field in Job._meta.concrete_fields
+    ]
 
 
 def create_job(

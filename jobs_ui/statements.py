@@ -118,6 +118,16 @@ def _insert_statement(alias: str, notify: bool) -> tuple[list[Field[Any, Any]], 
     return fields, sql
 
 
+def constant_default(field: Field[Any, Any], *, containers: bool = False) -> bool:
+    """Whether a new row's value of ``field`` is always the same: a constant default, or None.
+
+    With ``containers``, an empty list or dict default counts too (for a value that is never changed).
+    """
+    if not field.has_default():
+        return bool(field.null)
+    return not callable(field.default) or containers and field.default in (list, dict)
+
+
 @cache
 def _prepared_defaults(alias: str) -> dict[str, tuple[Any, Any]]:
     """``attname: (default, its database value)`` of the fields whose default is a constant.
@@ -128,9 +138,8 @@ def _prepared_defaults(alias: str) -> dict[str, tuple[Any, Any]]:
     connection = connections[alias]
     prepared = {}
     for field in Job._meta.concrete_fields:
-        # An empty list or dict is a constant too: the value prepared here is never changed.
-        constant = not callable(field.default) or field.default in (list, dict)
-        if field.has_default() and constant or field.null and not field.has_default():
+        # The database value prepared here is never changed, so an empty list or dict is one too.
+        if constant_default(field, containers=True):
             value = field.get_default()
             prepared[field.attname] = (value, field.get_db_prep_save(value, connection))
     return prepared

@@ -38,7 +38,7 @@ def pool(in_process):
 
 
 @pytest.fixture
-def process_pool(in_process, monkeypatch, settings):
+def process_pool(in_process, monkeypatch):
     # The children run jobs against the test database, as a worker's children do.
     monkeypatch.setenv("DJANGO_SETTINGS_MODULE", "tests.settings")
     monkeypatch.setenv("JOBS_UI_TEST_DB_NAME", str(connection.settings_dict["NAME"]))
@@ -48,9 +48,9 @@ def process_pool(in_process, monkeypatch, settings):
     pool.close()
 
 
-def _open_reserve(pool: BasePool, path: str) -> None:
+def _open_reserve(pool: BasePool) -> None:
     def opened() -> bool:
-        tasks.append_line.enqueue(path, "short")
+        tasks.echo.enqueue("short")
         assert len(_claim_and_submit(pool, 1)) == 1
         assert pool.wait_idle(10)
         return bool(pool.free == 1 + base.RESERVE)
@@ -67,14 +67,7 @@ def _claim_and_submit(pool: BasePool, limit: int) -> list[Job]:
 
 def test_the_reserve_opens_after_short_jobs_and_closes_after_a_long_one(pool, lines):
     assert pool.free == 1
-
-    def opened() -> bool:
-        tasks.echo.enqueue("short")
-        assert len(_claim_and_submit(pool, 1)) == 1
-        assert pool.wait_idle(10)
-        return bool(pool.free == 1 + base.RESERVE)
-
-    wait_until(opened, what="a short job to open the reserve")
+    _open_reserve(pool)
 
     gated = tasks.wait_for_gate.enqueue("reserve")
     waiting = [tasks.append_line.enqueue(lines.path, name).id for name in ("a", "b")]
@@ -135,7 +128,7 @@ def test_a_stopping_worker_hands_back_its_reserved_jobs_at_once(in_process, monk
 
 def test_the_process_pool_runs_reserved_jobs_in_claim_order(process_pool, lines):
     assert process_pool.free == 1
-    _open_reserve(process_pool, lines.path)
+    _open_reserve(process_pool)
     names = ["a", "b", "c", "d"]
     jobs = [tasks.append_line.enqueue(lines.path, name).id for name in names]
     # One child: one job runs, three wait in the pool for it.
@@ -147,7 +140,7 @@ def test_the_process_pool_runs_reserved_jobs_in_claim_order(process_pool, lines)
 
 def test_the_process_pool_hands_back_jobs_reserved_behind_a_long_one(process_pool, lines, tmp_path):
     gate = str(tmp_path / "gate")
-    _open_reserve(process_pool, lines.path)
+    _open_reserve(process_pool)
     before = len(lines.read())
     long = tasks.append_when_file_exists.enqueue(lines.path, "long", gate)
     waiting = [tasks.append_line.enqueue(lines.path, name).id for name in ("a", "b")]

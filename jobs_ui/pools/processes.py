@@ -60,6 +60,12 @@ class _Child:
         """Alive and without a job; one still starting reads the job once it is ready."""
         return self.job is None and self.process.poll() is None
 
+    def close_input(self) -> None:
+        """No more jobs for it; a job it never read is dropped with the pipe."""
+        if self.process.stdin is not None:
+            with contextlib.suppress(OSError):
+                self.process.stdin.close()
+
     def send(self, job: Job) -> None:
         assert self.process.stdin is not None
         self.job = job
@@ -141,9 +147,7 @@ class ProcessPool(BasePool):
     def close(self) -> None:
         self._closing = True
         for child in self._children:
-            if child.process.stdin is not None:
-                with contextlib.suppress(OSError):  # a job it never read
-                    child.process.stdin.close()
+            child.close_input()
         for child in self._children:
             try:
                 child.process.wait(5.0)
@@ -173,8 +177,7 @@ class ProcessPool(BasePool):
                     self._finished(job)
             code = child.process.wait()
             child.answers.close()
-            if child.process.stdin is not None:
-                child.process.stdin.close()
+            child.close_input()
             with self._children_lock:
                 self._children.remove(child)
             # The replacement first, so the slot freed below has a process.
