@@ -63,13 +63,17 @@ def purge() -> None:
 def main() -> None:
     n_noop, n_sleep, n_latency = (int(arg) for arg in sys.argv[1:4])
     purge()
-    started = time.perf_counter()
-    with tempfile.TemporaryDirectory() as tmp:
-        for _ in range(n_noop):
-            noop.delay(os.path.join(tmp, "unused"))
-    enqueue = n_noop / (time.perf_counter() - started)
-    purge()
-    figures = {"enqueue": enqueue, "drain_noop": drain(noop, n_noop), "drain_sleep": drain(sleep50, n_sleep)}
+    figures: dict[str, object] = {}
+    if n_noop:  # 0 0 N: pickups only (bench/pickup.py)
+        started = time.perf_counter()
+        with tempfile.TemporaryDirectory() as tmp:
+            for _ in range(n_noop):
+                noop.delay(os.path.join(tmp, "unused"))
+        figures["enqueue"] = n_noop / (time.perf_counter() - started)
+        purge()
+        figures["drain_noop"] = drain(noop, n_noop)
+    if n_sleep:
+        figures["drain_sleep"] = drain(sleep50, n_sleep)
     worker = start_worker()
     try:
         stamp.delay().get(timeout=30)  # warm up

@@ -119,9 +119,12 @@ def main() -> None:
     if len(sys.argv) > 6:
         worker_args += ["--processes", sys.argv[6]]
     call_command("migrate", verbosity=0)
-    figures: dict[str, object] = {"enqueue": enqueue_rate(min(n_noop, 1000))}
-    figures["drain_noop"] = drain(tasks.noop, n_noop, worker_args)
-    figures["drain_sleep"] = drain(tasks.sleep50, n_sleep, worker_args)
+    figures: dict[str, object] = {}
+    if n_noop:  # 0 0 N: pickups only (bench/pickup.py)
+        figures["enqueue"] = enqueue_rate(min(n_noop, 1000))
+        figures["drain_noop"] = drain(tasks.noop, n_noop, worker_args)
+    if n_sleep:
+        figures["drain_sleep"] = drain(tasks.sleep50, n_sleep, worker_args)
     figures |= latency(n_latency, worker_args)
     reset()
     print(json.dumps(figures))

@@ -50,6 +50,10 @@ DEFAULTS: dict[str, Any] = {
     # free slot claims it at once instead of waiting for its message (which is then
     # dropped). Each idle worker makes one query per new job: turn it off for many.
     "NOTIFY_IDLE_WORKERS": True,
+    # On PostgreSQL: a listening worker with nothing to do offers its free slots, and a new
+    # worker job takes one in its own INSERT: it is that worker's at once, without a claim
+    # (jobs_ui.assignment). Off: idle workers claim new jobs after their notification.
+    "ASSIGN_IDLE_WORKERS": True,
     # With AMQP_URL: seconds between two sweeps that publish READY worker jobs
     # without a message in RabbitMQ (broker down at launch, run_after due, retries).
     "DISPATCH_SWEEP_INTERVAL": 1.0,

@@ -53,11 +53,18 @@ def feed_from_database(worker: Worker, until: float | None = None) -> bool:
         look.set()
         worker.wakeup.set()
 
-    with wakeups.listening(worker.queues, notified):
-        return _claim_from_database(worker, until, look)
+    with wakeups.listening(worker.queues, notified, assigned=worker.assigned()) as listener:
+        try:
+            return _claim_from_database(worker, until, look, listener)
+        finally:
+            # While the listener still hears what was given to this worker meanwhile.
+            if worker.offers is not None:
+                worker.offers.busy()
 
 
-def _claim_from_database(worker: Worker, until: float | None, look: threading.Event) -> bool:
+def _claim_from_database(
+    worker: Worker, until: float | None, look: threading.Event, listener: wakeups.ReadyListener | None
+) -> bool:
     """The claim loop of ``feed_from_database()``; ``look`` is set while a claim may find something.
 
     A notification of a READY job sets it, and so does a claim that found as many jobs as
@@ -85,6 +92,7 @@ def _claim_from_database(worker: Worker, until: float | None, look: threading.Ev
                 continue
             if more:
                 look.set()
+        _offer(worker, listener, took=found, idle=not found and not look.is_set())
         if not found and worker.has_finished():
             return True
         if until is not None and time.monotonic() >= until:
@@ -151,13 +159,13 @@ class BrokerFeed:
         self.consumer.open(worker.pool.window)
         worker.wakers.append(self.wake)
         listen = (
-            wakeups.listening(worker.queues, lambda: None, self._notified)
+            wakeups.listening(worker.queues, lambda: None, self._notified, worker.assigned())
             if _listens(worker)
             else contextlib.nullcontext()
         )
         # The consumer is closed first: a worker that takes no more jobs stops receiving
         # messages at once, while its listener may take half a second to stop.
-        with listen:
+        with listen as listener:
             try:
                 while worker.taking():
                     deliveries = self._next()
@@ -166,9 +174,12 @@ class BrokerFeed:
                     started = self.handle(deliveries) if deliveries else 0
                     if self.notified:
                         started += self._claim_notified()
+                    _offer(worker, listener, took=bool(started), idle=not deliveries and not self.held)
                     if not started and not self.held and worker.has_finished():
                         break
             finally:
+                if worker.offers is not None:
+                    worker.offers.busy()
                 worker.wakers.remove(self.wake)
                 # Held messages are unsettled: closing returns them to their queues.
                 self.consumer.close()
@@ -217,8 +228,10 @@ class BrokerFeed:
         # An idle pool under --until-done does not wake it either: the feed looks whether
         # work is left when no message came for BROKER_POLL, and a look after every
         # job that emptied the pool cost a database query each.
+        # Idle, with offered slots: a freed one is offered at once (_offer()).
         worker = self.worker
-        if self.held or self.parked or not worker.taking():
+        offering = worker.offers is not None and worker.offers.idle
+        if self.held or self.parked or not worker.taking() or offering:
             self.consumer.wake()
 
     def _next(self) -> list[amqp.Delivery]:
@@ -325,6 +338,22 @@ class BrokerFeed:
         dead_letter(delivery.body, delivery.queue, reason, self.worker.label)
         if ack:
             self.consumer.ack(delivery.tag)
+
+
+def _offer(worker: Worker, listener: wakeups.ReadyListener | None, *, took: bool, idle: bool) -> None:
+    """Keep the worker's offers of free slots (``jobs_ui.assignment``) in step with its feed.
+
+    Withdrawn when the feed took jobs (the queue has more, which come first); the free
+    slots offered when it found nothing, while the listener hears what is given to it.
+    """
+    offers = worker.offers
+    if offers is None:
+        return
+    if took:
+        offers.busy()
+    elif idle and listener is not None and listener.listening.is_set():
+        # Slots without a job: a reserve (claimed jobs waiting for one) is not offered.
+        offers.sync(min(worker.capacity(), worker.pool.concurrency - len(worker.pool.running())))
 
 
 def _listens(worker: Worker) -> bool:

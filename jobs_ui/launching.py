@@ -106,9 +106,11 @@ def create_job(
         executor = get_executor(job.executor)
         notify = executor.insert_notification(using)
         if statements.supported(using):
-            statements.insert_job(using, job, notify=notify)
+            statements.insert_job(using, job, notify=notify, assign=bool(notify) and executor.assigns(using, job))
         else:
             job.save(using=using, force_insert=True)
+        if job.worker_id:
+            return job  # given to an idle worker by its INSERT, which told it
         if not notify or executor.dispatch_after_notification():
             transaction.on_commit(lambda: dispatch(job), using=using)
         return job
@@ -119,14 +121,23 @@ def create_job(
             existing = _insert_unique(job, using)
             if existing is not None:
                 return existing
-        else:
+        executor = get_executor(job.executor)
+        notify = executor.insert_notification(using)
+        notified = False
+        if not task.unique and statements.supported(using):
             # Optimization: no savepoint; only a unique job's INSERT may fail on purpose.
+            statements.insert_job(using, job, notify=notify, assign=bool(notify) and executor.assigns(using, job))
+            notified = bool(notify)
+        elif not task.unique:
             job.save(using=using, force_insert=True)
         if capped:
             _enforce_cap(owner, using)
-        executor = get_executor(job.executor)
-        if executor.dispatch_after_notification() and executor.insert_notification(using):
-            # Sent with the commit, as the INSERT above sends it.
+        if job.worker_id:
+            return job  # given to an idle worker by its INSERT, which tells it on commit
+        if notified and not executor.dispatch_after_notification():
+            return job
+        if not notified and executor.dispatch_after_notification() and notify:
+            # Sent with the commit, as the INSERT sends it.
             wakeups.notify_job(job.queue_name, job.pk)
         transaction.on_commit(lambda: dispatch(job), using=using)
     return job

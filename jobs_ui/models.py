@@ -264,3 +264,21 @@ def silent_before() -> datetime:
     from jobs_ui.conf import get_config
 
     return timezone.now() - timedelta(seconds=get_config()["HEARTBEAT_TIMEOUT"])
+
+
+class WorkerSlot(models.Model):
+    """A free slot a listening worker offers to new jobs of one queue (PostgreSQL, ``jobs_ui.assignment``).
+
+    A launch takes one in the INSERT of its job, which is then the worker's at once.
+    """
+
+    id = models.BigAutoField(primary_key=True)
+    worker_id = models.CharField(max_length=64)
+    queue_name = models.CharField(max_length=100)
+    expires_at = models.DateTimeField()
+
+    class Meta:
+        indexes = [models.Index(fields=["queue_name", "id"], name="jobs_ui_slot_queue_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.worker_id} ({self.queue_name})"

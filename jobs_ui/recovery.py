@@ -10,7 +10,7 @@ from django.db.models.functions import Now
 from jobs_ui import statements
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import WorkerLost
-from jobs_ui.finishing import fail
+from jobs_ui.finishing import fail, hand_back
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState, db_now_plus
 
 logger = logging.getLogger(__name__)
@@ -53,6 +53,11 @@ def _recover(job: Job) -> bool:
 
 
 def _fail_lost(job: Job) -> bool:
+    if job.started_at is None:
+        # Given to a worker by its launch (jobs_ui.assignment) and never picked up: the
+        # job never began, so it goes back as READY without using up an attempt.
+        logger.warning("Job %s was given to worker %s, which never picked it up; handed back", job.pk, job.worker_id)
+        return hand_back(job)
     logger.warning("Job %s lost its worker %s", job.pk, job.worker_id)
     return fail(job, error_class=_LOST_CLASS, message="Worker lost: it stopped responding while running this job.")
 

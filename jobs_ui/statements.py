@@ -78,14 +78,17 @@ def claim_first(alias: str, worker_id: str, key: Hashable, candidates: Callable[
     return _claim(alias, worker_id, f"{quote(alias, 'id')} IN ({sql})", list(params))
 
 
-def insert_job(alias: str, job: Job, *, notify: str = "") -> None:
+def insert_job(alias: str, job: Job, *, notify: str = "", assign: bool = False) -> None:
     """INSERT the new ``job`` (in the caller's transaction, if any); ``enqueued_at`` comes from the database.
 
     With ``notify`` (PostgreSQL), the same statement sends ``NOTIFY notify, 'queue_name id'``,
-    delivered when the row is committed (``jobs_ui.wakeups``).
+    delivered when the row is committed (``jobs_ui.wakeups``). With ``assign`` (PostgreSQL,
+    with ``notify``), it also takes a free slot a worker offers for the job's queue, if
+    any: the row is then written RUNNING for that worker, and the note names it
+    (``jobs_ui.assignment``).
     """
     connection = connections[alias]
-    fields, sql = _insert_statement(alias, bool(notify))
+    fields, sql = _insert_statement(alias, bool(notify), assign)
     defaults = _prepared_defaults(alias)
     params = []
     for field in fields:
@@ -95,26 +98,46 @@ def insert_job(alias: str, job: Job, *, notify: str = "") -> None:
             params.append(default[1])
         else:
             params.append(field.get_db_prep_save(field.pre_save(job, True), connection))
+    if assign:
+        params.insert(0, job.queue_name)
     if notify:
         params.append(notify)
     with write_turn(alias), bound_cursor(alias) as cursor:
         cursor.execute(sql, params)
-        enqueued_at = cursor.fetchone()[0]
+        enqueued_at, *assigned = cursor.fetchone()
     job.enqueued_at = to_python(alias, "enqueued_at", enqueued_at)
+    if assigned and assigned[0]:
+        from jobs_ui.assignment import assigned_to
+
+        assigned_to(job, assigned[0])
     job._state.adding = False
     job._state.db = alias
 
 
 @cache
-def _insert_statement(alias: str, notify: bool) -> tuple[list[Field[Any, Any]], str]:
+def _insert_statement(alias: str, notify: bool, assign: bool = False) -> tuple[list[Field[Any, Any]], str]:
     # enqueued_at is left to its database default (the database's clock).
     fields = [field for field in Job._meta.concrete_fields if field.attname != "enqueued_at"]
     columns = ", ".join(quote(alias, str(field.column)) for field in fields)
-    placeholders = ", ".join(["%s"] * len(fields))
     returning = quote(alias, "enqueued_at")
+    prefix = ""
+    if assign:
+        from jobs_ui.assignment import assigned_values, taken_slot
+
+        prefix = taken_slot(alias)
+        placeholders = ", ".join(assigned_values(alias, [str(field.column) for field in fields]))
+        returning += f", {quote(alias, 'worker_id')}"
+    else:
+        placeholders = ", ".join(["%s"] * len(fields))
     if notify:
-        returning += f", pg_notify(%s, {quote(alias, 'queue_name')} || ' ' || {quote(alias, 'id')}::text)"
-    sql = f"INSERT INTO {table(alias)} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
+        note = f"{quote(alias, 'queue_name')} || ' ' || {quote(alias, 'id')}::text"
+        if assign:
+            from jobs_ui.assignment import assigned_note
+
+            note += assigned_note(alias, "new_job")
+        returning += f", pg_notify(%s, {note})"
+    target = f"{table(alias)} AS new_job" if assign else table(alias)
+    sql = f"{prefix}INSERT INTO {target} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
     return fields, sql
 
 
@@ -208,15 +231,15 @@ def _claim(alias: str, worker_id: str, where: str, params: list[Any]) -> list[Jo
         f"{quote(alias, 'worker_id')} = %s, {quote(alias, 'worker_ids')} = {append} "
         f"WHERE {where} AND ({status} = %s) IS TRUE "
         f"AND ({run_after} IS NULL OR {run_after} <= {now}) "
-        f"RETURNING {_columns(alias)}"
+        f"RETURNING {columns(alias)}"
     )
     with write_turn(alias):
-        rows = _fetch(alias, sql, [JobStatus.RUNNING.value, worker_id, worker_id, *params, JobStatus.READY.value])
+        rows = fetch_jobs(alias, sql, [JobStatus.RUNNING.value, worker_id, worker_id, *params, JobStatus.READY.value])
     # RETURNING has no order: the pool gets them in claim order.
     return sorted(rows, key=lambda job: (-job.priority, job.enqueued_at, str(job.pk)))
 
 
-def _fetch(alias: str, sql: str, params: list[Any]) -> list[Job]:
+def fetch_jobs(alias: str, sql: str, params: list[Any]) -> list[Job]:
     connection = connections[alias]
     attnames, readers = _readers(alias)
     with bound_cursor(alias) as cursor:
@@ -318,5 +341,5 @@ def table(alias: str) -> str:
 
 
 @cache
-def _columns(alias: str) -> str:
+def columns(alias: str) -> str:
     return ", ".join(quote(alias, str(field.column)) for field in Job._meta.concrete_fields)

@@ -88,16 +88,24 @@ class ReadyListener:
     """Calls ``wake()`` when a job of one of ``queue_names`` is READY; listens from a thread of its own.
 
     With ``on_job``, calls ``on_job(job_id)`` instead for a new job whose id came with it.
+    With ``assigned=(worker_id, take)``, calls ``take(job_id, row)`` for a job given to that
+    worker (``jobs_ui.assignment``; ``row`` is its row as JSON, or "" when it did not fit in
+    the note); a job given to another worker is none of its business.
     Subclasses wait for the notes of their database in ``_listen()``.
     """
 
     def __init__(
-        self, queue_names: Iterable[str], wake: Callable[[], None], on_job: Callable[[str], None] | None = None
+        self,
+        queue_names: Iterable[str],
+        wake: Callable[[], None],
+        on_job: Callable[[str], None] | None = None,
+        assigned: tuple[str, Callable[[str, str], object]] | None = None,
     ) -> None:
         self.queue_names = frozenset(queue_names)
         self.listening = threading.Event()
         self._wake = wake
         self._on_job = on_job
+        self._assigned = assigned
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._serve, name="jobs_ui-listen", daemon=True)
 
@@ -113,14 +121,18 @@ class ReadyListener:
         """End the wait for the next note early, if the database allows it."""
 
     def _serve(self) -> None:
-        while not self._stop.is_set():
-            try:
-                self._listen()
-            except Exception:
-                # Never fatal: without notifications the worker still polls.
-                logger.warning("Stopped listening for new jobs; trying again", exc_info=True)
-                self.listening.clear()
-                self._stop.wait(LISTEN_RETRY)
+        try:
+            while not self._stop.is_set():
+                try:
+                    self._listen()
+                except Exception:
+                    # Never fatal: without notifications the worker still polls.
+                    logger.warning("Stopped listening for new jobs; trying again", exc_info=True)
+                    self.listening.clear()
+                    self._stop.wait(LISTEN_RETRY)
+        finally:
+            # Those of this thread's callbacks (a job given to the worker is picked up here).
+            connections.close_all()
 
     def _listen(self) -> None:
         raise NotImplementedError
@@ -132,6 +144,12 @@ class ReadyListener:
 
     def _deliver(self, payload: str) -> None:
         queue_name, _, job_id = payload.partition(" ")
+        job_id, _, worker_id = job_id.partition(" ")
+        if worker_id:
+            worker_id, _, row = worker_id.partition(" ")
+            if self._assigned is not None and worker_id == self._assigned[0]:
+                self._assigned[1](job_id, row)
+            return
         if queue_name not in self.queue_names:
             return
         if job_id and self._on_job is not None:
@@ -188,17 +206,21 @@ class SocketListener(ReadyListener):
 
 @contextlib.contextmanager
 def listening(
-    queue_names: Iterable[str], wake: Callable[[], None], on_job: Callable[[str], None] | None = None
+    queue_names: Iterable[str],
+    wake: Callable[[], None],
+    on_job: Callable[[str], None] | None = None,
+    assigned: tuple[str, Callable[[str, str], object]] | None = None,
 ) -> Iterator[ReadyListener | None]:
     """Call ``wake()`` for each job that becomes READY in ``queue_names`` meanwhile (PostgreSQL and SQLite).
 
-    With ``on_job``, a new job whose notification names it calls ``on_job(job_id)`` instead.
+    With ``on_job``, a new job whose notification names it calls ``on_job(job_id)`` instead;
+    with ``assigned``, see ``ReadyListener``.
     """
     if not supported():
         yield None
         return
     kind = PostgresListener if connections[using()].vendor == "postgresql" else SocketListener
-    listener = kind(queue_names, wake, on_job)
+    listener = kind(queue_names, wake, on_job, assigned)
     listener.start()
     try:
         yield listener

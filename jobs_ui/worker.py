@@ -10,6 +10,7 @@ import sys
 import threading
 import time
 import uuid
+from collections import deque
 from collections.abc import Callable, Iterable
 from types import FrameType
 
@@ -17,7 +18,7 @@ from django.db import connections, router
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from jobs_ui import amqp, batching
+from jobs_ui import amqp, assignment, batching
 from jobs_ui.conf import get_config
 from jobs_ui.dispatch import sweep
 from jobs_ui.exceptions import BrokerError
@@ -38,6 +39,8 @@ ENFORCE_INTERVAL = 0.2
 BROKER_RETRY = 2.0
 # Python's default is 5 ms: the longest a thread back from a socket may wait for the GIL.
 SWITCH_INTERVAL = 0.0005
+# Ids of jobs given to this worker remembered, so none starts twice here.
+SEEN_LIMIT = 10_000
 
 
 class Worker:
@@ -59,6 +62,12 @@ class Worker:
         self.wakeup = threading.Event()
         self.wakers: list[Callable[[], None]] = []
         self.taken = 0
+        self._taken_lock = threading.Lock()
+        # Free slots offered to new jobs (jobs_ui.assignment), once run() has begun; None when not offered.
+        self.offers: assignment.SlotOffers | None = None
+        # Ids of jobs given here that were started or are being picked up, newest last.
+        self._seen: set[uuid.UUID] = set()
+        self._seen_order: deque[uuid.UUID] = deque()
         # A claim older than this (seconds) is checked before its job starts; see submit().
         self.stale_claim = get_config()["HEARTBEAT_TIMEOUT"] / 2
         self._stopping = threading.Event()
@@ -94,9 +103,92 @@ class Worker:
         if stale and not still_held(job, self.id):
             logger.warning("Job %s attempt %s was taken over while this worker stood still", job.pk, job.attempts)
             return False
-        self.taken += 1
+        with self._taken_lock:
+            self.taken += 1
         self.pool.submit(job)
         return True
+
+    def assigned(self) -> tuple[str, Callable[[str, str], object]] | None:
+        """What a listener of this worker calls for a job given to it (``wakeups.listening(assigned=...)``)."""
+        return (self.id, self.take_assigned) if self.offers is not None else None
+
+    def take_assigned(self, job_id: str, row: str = "") -> bool:
+        """From the listener's thread: start the job ``job_id`` given to this worker (``jobs_ui.assignment``).
+
+        ``row`` is the job's row as JSON, from its note; without it, the row is read.
+        The job starts before its mark (``started_at``) is written: the INSERT that gave it
+        here was committed, and the mark only tells the reaper the worker had it.
+        """
+        if self.offers is not None:
+            self.offers.taken(1)
+        alias = router.db_for_write(Job)
+        if not row:
+            return self.pick_up(assignment.job_ids([job_id])) > 0
+        try:
+            job = assignment.job_from_note(alias, row)
+        except ValueError:
+            logger.exception("Could not read the note of job %s given to this worker; reading its row", job_id)
+            return self.pick_up(assignment.job_ids([job_id])) > 0
+        if not self._first_sight(job.pk):
+            return False
+        started = self._start_assigned(job, time.monotonic())
+        if started:
+            try:
+                assignment.mark_started(alias, self.id, job.pk)
+            except Exception:
+                logger.exception("Could not mark job %s started", job.pk)
+        # The feed brings the offers in step with the slots left (jobs_ui.feeds._offer()).
+        self._wake()
+        return started
+
+    def pick_up(self, job_ids: Iterable[uuid.UUID]) -> int:
+        """Read, mark and start jobs given to this worker that it has not seen; how many started."""
+        ids = [job_id for job_id in job_ids if self._first_sight(job_id)]
+        if not ids:
+            return 0
+        try:
+            jobs = assignment.pick_up(router.db_for_write(Job), self.id, ids)
+        except Exception:
+            with self._taken_lock:
+                self._seen.difference_update(ids)
+            logger.exception("Could not pick up job(s) %s given to this worker; the heartbeat tries again", ids)
+            return 0
+        picked_at = time.monotonic()
+        return sum(self._start_assigned(job, picked_at) for job in jobs)
+
+    def _first_sight(self, job_id: uuid.UUID) -> bool:
+        # A job given here starts once: from its note, or from the heartbeat's look for missed ones.
+        with self._taken_lock:
+            if job_id in self._seen:
+                return False
+            self._seen.add(job_id)
+            self._seen_order.append(job_id)
+            if len(self._seen_order) > SEEN_LIMIT:
+                self._seen.discard(self._seen_order.popleft())
+            return True
+
+    def _start_assigned(self, job: Job, picked_at: float) -> bool:
+        # Offers are withdrawn a moment after the slots fill: a job given meanwhile that
+        # finds no free slot goes back as READY for another worker, as a stopping worker
+        # hands back what it did not start.
+        if self.capacity() > 0:
+            return self.submit(job, picked_at)
+        if hand_back(job):
+            logger.info("Job %s was given to this worker while it had no free slot; handed back", job.pk)
+        return False
+
+    def _release_assigned(self) -> None:
+        """Withdraw the offers, and hand back what was given to this worker and never reached it."""
+        if self.offers is None:
+            return
+        alias = router.db_for_write(Job)
+        try:
+            self.offers.busy()
+            for job in Job.objects.using(alias).filter(pk__in=assignment.unpicked(alias, self.id)):
+                if hand_back(job):
+                    logger.info("Handed back job %s, given to this worker as it stopped", job.pk)
+        except Exception:
+            logger.exception("Could not release the jobs given to this worker")
 
     def has_finished(self) -> bool:
         """``--until-done``: nothing runs here, and no due READY job or waiting retry is left for this worker.
@@ -125,17 +217,23 @@ class Worker:
         batching.start(self._wake, backlog=4 * self.pool.window, events=bool(get_config()["AMQP_URL"]))
         self.pool.start()
         self._register()
+        alias = router.db_for_write(Job)
+        if assignment.enabled(alias) and not self.exclude_tasks:
+            beat = self.options.heartbeat or get_config()["HEARTBEAT_INTERVAL"]
+            self.offers = assignment.SlotOffers(alias, self.id, self.queues, ttl=2 * beat + 1)
         housekeeping = threading.Thread(target=self._housekeeping, name="jobs_ui-housekeeping", daemon=True)
         housekeeping.start()
         logger.info("Worker %s (%s) serving %s", self.id, self.label, ", ".join(self.queues))
         code = 0
         try:
             self._feed()
+            self._release_assigned()
             self._drain()
             self._state = WorkerState.STOPPED
         except Exception:
             logger.exception("Worker %s crashed", self.id)
             self._state, code = WorkerState.CRASHED, 1
+            self._release_assigned()
             self._hand_back([*self.pool.revoke_waiting(), *self.pool.stop_now()])
         finally:
             # What is still waiting is written while the heartbeat keeps the leases.
@@ -228,6 +326,12 @@ class Worker:
             with write_turn(router.db_for_write(WorkerRow)):
                 WorkerRow.objects.filter(pk=self.id).update(heartbeat_at=Now(), state=self._state)
                 renew_leases(self.id)
+            if self.offers is not None:
+                self.offers.renew()
+                # Given to this worker and never picked up: its note was missed.
+                missed = assignment.unpicked(self.offers.alias, self.id, older_than=assignment.UNPICKED_AFTER)
+                if missed:
+                    self.pick_up(missed)
             if recover_lost_jobs():
                 self._wake()
         except Exception:

@@ -21,6 +21,12 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _claimed_not_given(settings):
+    # These claims are what happens when no idle worker offers a slot (tests/test_assignment.py).
+    settings.JOBS_UI = {**settings.JOBS_UI, "ASSIGN_IDLE_WORKERS": False}
+
+
 @pytest.fixture
 def claims(in_process, monkeypatch, settings):
     """Runs a worker in a thread of this process; yields it and how many jobs each of its claims found."""

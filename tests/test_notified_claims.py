@@ -26,6 +26,12 @@ pytestmark = [
 ]
 
 
+@pytest.fixture(autouse=True)
+def _claimed_not_given(settings):
+    # These claims are what happens when no idle worker offers a slot (tests/test_assignment.py).
+    settings.JOBS_UI = {**settings.JOBS_UI, "ASSIGN_IDLE_WORKERS": False}
+
+
 class Seen:
     """What the worker's broker feed did: each claim's (job id, attempts, task path), and the messages it received."""
 

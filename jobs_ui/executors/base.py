@@ -32,6 +32,10 @@ class BaseExecutor(ABC):
         """A ``NOTIFY`` channel that the INSERT of a new job signals; "" for none."""
         return ""
 
+    def assigns(self, alias: str, job: Job) -> bool:
+        """Whether the INSERT of the new ``job`` may give it to an idle worker (``jobs_ui.assignment``)."""
+        return False
+
     def dispatch_after_notification(self) -> bool:
         """Whether a job whose INSERT sent ``insert_notification()`` is still given to ``dispatch()``."""
         return False

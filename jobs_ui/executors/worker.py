@@ -5,7 +5,7 @@ import logging
 from django.core import checks
 from django.db import connections
 
-from jobs_ui import wakeups
+from jobs_ui import assignment, wakeups
 from jobs_ui.conf import get_config
 from jobs_ui.executors.base import BaseExecutor
 from jobs_ui.models import Job
@@ -39,6 +39,10 @@ class WorkerExecutor(BaseExecutor):
         if connections[alias].vendor != "postgresql" or (config["AMQP_URL"] and not config["NOTIFY_IDLE_WORKERS"]):
             return ""
         return wakeups.CHANNEL
+
+    def assigns(self, alias: str, job: Job) -> bool:
+        # A delayed job waits for its time in the queue, not in a worker.
+        return job.run_after is None and assignment.enabled(alias)
 
     def dispatch_after_notification(self) -> bool:
         # The message still carries the job: a notification reaches only the workers
