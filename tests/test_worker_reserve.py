@@ -108,10 +108,15 @@ def test_a_stopping_worker_hands_back_its_reserved_jobs_at_once(in_process, monk
         wait_for_status(first.id, JobStatus.SUCCESSFUL)
         wait_until(lambda: worker.pool.free == 1 + base.RESERVE, what="the reserve to open")
         with transaction.atomic():
-            gated = tasks.wait_for_gate.enqueue("stop-reserve")
+            # First in claim order: the three rows may have the same enqueued_at (SQLite's
+            # clock counts milliseconds), and then the ids, which are random, would decide.
+            gated = tasks.wait_for_gate.using(priority=1).enqueue("stop-reserve")
             waiting = [tasks.append_line.enqueue(lines.path, name).id for name in ("a", "b")]
         wait_until(lambda: Job.objects.filter(pk=gated.id, extra__waiting=True).exists(), what="the long job to run")
-        assert Job.objects.filter(pk__in=waiting, status=JobStatus.RUNNING).count() == 2
+        wait_until(
+            lambda: Job.objects.filter(pk__in=waiting, status=JobStatus.RUNNING).count() == 2,
+            what="both jobs reserved behind the long one",
+        )
         worker.stop()
         wait_until(
             lambda: Job.objects.filter(pk__in=waiting, status=JobStatus.READY).count() == 2,
@@ -119,6 +124,8 @@ def test_a_stopping_worker_hands_back_its_reserved_jobs_at_once(in_process, monk
         )
         assert Job.objects.get(pk=gated.id).status == JobStatus.RUNNING
     finally:
+        # A failed check must not leave the worker running into the next tests.
+        worker.stop()
         tasks.gate("stop-reserve").set()
         thread.join(30)
     assert codes == [0]
