@@ -119,8 +119,6 @@ class Worker:
         The job starts before its mark (``started_at``) is written: the INSERT that gave it
         here was committed, and the mark only tells the reaper the worker had it.
         """
-        if self.offers is not None:
-            self.offers.taken(1)
         alias = router.db_for_write(Job)
         if not row:
             return self.pick_up(assignment.job_ids([job_id])) > 0
@@ -132,6 +130,9 @@ class Worker:
         if not self._first_sight(job.pk):
             return False
         started = self._start_assigned(job, time.monotonic())
+        if self.offers is not None:
+            # After the start: this may wait for the feed writing the offers.
+            self.offers.taken(1)
         if started:
             try:
                 assignment.mark_started(alias, self.id, job.pk)
@@ -154,7 +155,10 @@ class Worker:
             logger.exception("Could not pick up job(s) %s given to this worker; the heartbeat tries again", ids)
             return 0
         picked_at = time.monotonic()
-        return sum(self._start_assigned(job, picked_at) for job in jobs)
+        started = sum(self._start_assigned(job, picked_at) for job in jobs)
+        if self.offers is not None:
+            self.offers.taken(len(jobs))
+        return started
 
     def _first_sight(self, job_id: uuid.UUID) -> bool:
         # A job given here starts once: from its note, or from the heartbeat's look for missed ones.
@@ -184,7 +188,10 @@ class Worker:
         alias = router.db_for_write(Job)
         try:
             self.offers.busy()
-            for job in Job.objects.using(alias).filter(pk__in=assignment.unpicked(alias, self.id)):
+            with self._taken_lock:
+                # One that began here but whose mark was not written is this worker's to finish.
+                unseen = [job_id for job_id in assignment.unpicked(alias, self.id) if job_id not in self._seen]
+            for job in Job.objects.using(alias).filter(pk__in=unseen):
                 if hand_back(job):
                     logger.info("Handed back job %s, given to this worker as it stopped", job.pk)
         except Exception:

@@ -222,3 +222,27 @@ def test_a_worker_offers_no_slot_it_does_not_have(start_worker):
     worker.signal(signal.SIGTERM)
     worker.signal(signal.SIGTERM)
     worker.wait()
+
+
+def test_a_stopping_worker_hands_back_what_was_given_to_it_and_never_reached_it(start_worker):
+    # A heartbeat too rare to pick the job up first.
+    worker = start_worker("--concurrency", "1", "--heartbeat", "30")
+    row = wait_until(_worker_row, what="the worker to start")
+    wait_until(lambda: _offered(row.id), what="an offered slot")
+    now = timezone.now()
+    job = Job.objects.create(
+        task_path="tests.tasks.echo",
+        executor="worker",
+        args=["later"],
+        status=JobStatus.RUNNING,
+        attempts=1,
+        worker_id=row.id,
+        worker_ids=[row.id],
+        heartbeat_at=now,
+        last_attempted_at=now,
+    )
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    job.refresh_from_db()
+    assert (job.status, job.attempts, job.max_attempts, job.worker_id) == (JobStatus.READY, 1, 2, "")
+    assert not WorkerSlot.objects.exists()
