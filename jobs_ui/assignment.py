@@ -207,12 +207,15 @@ class SlotOffers:
         self.idle = False
         self._write(0)
 
-    def taken(self, count: int) -> None:
-        """``count`` offers were taken by new jobs."""
+    def taken(self, count: int) -> bool:
+        """``count`` offers were taken by new jobs; whether the others must be written again (``sync()``)."""
         with self._lock:
-            # With several queues, the taken slot is still offered for the others: the
-            # next sync() writes the offers again, whatever their number.
-            self.offered = max(self.offered - count, 0) if len(self.queues) == 1 else -1
+            if len(self.queues) == 1:
+                self.offered = max(self.offered - count, 0)
+                return False
+            # With several queues, a taken slot is still offered for the others.
+            self.offered = -1
+            return True
 
     def renew(self) -> None:
         with self._lock:

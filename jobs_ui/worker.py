@@ -130,17 +130,20 @@ class Worker:
         if not self._first_sight(job.pk):
             return False
         started = self._start_assigned(job, time.monotonic())
-        if self.offers is not None:
-            # After the start: this may wait for the feed writing the offers.
-            self.offers.taken(1)
+        # After the start: this may wait for the feed writing the offers.
+        self._taken(1)
         if started:
             try:
                 assignment.mark_started(alias, self.id, job.pk)
             except Exception:
                 logger.exception("Could not mark job %s started", job.pk)
-        # The feed brings the offers in step with the slots left (jobs_ui.feeds._offer()).
-        self._wake()
         return started
+
+    def _taken(self, count: int) -> None:
+        if self.offers is not None and self.offers.taken(count):
+            # The feed writes the offers again (jobs_ui.feeds._offer()). Optimization: only
+            # then, since a woken database feed may also claim, as the job starts.
+            self._wake()
 
     def pick_up(self, job_ids: Iterable[uuid.UUID]) -> int:
         """Read, mark and start jobs given to this worker that it has not seen; how many started."""
@@ -156,8 +159,7 @@ class Worker:
             return 0
         picked_at = time.monotonic()
         started = sum(self._start_assigned(job, picked_at) for job in jobs)
-        if self.offers is not None:
-            self.offers.taken(len(jobs))
+        self._taken(len(jobs))
         return started
 
     def _first_sight(self, job_id: uuid.UUID) -> bool:
