@@ -162,6 +162,22 @@ def _worker_row():
     return Worker.objects.filter(state=WorkerState.ONLINE).first()
 
 
+def _given_without_note(worker_id: str, value: str, age: float = 0) -> Job:
+    """What an INSERT that took a slot of ``worker_id`` writes, given ``age`` seconds ago; no note is sent."""
+    now = timezone.now()
+    return Job.objects.create(
+        task_path="tests.tasks.echo",
+        executor="worker",
+        args=[value],
+        status=JobStatus.RUNNING,
+        attempts=1,
+        worker_id=worker_id,
+        worker_ids=[worker_id],
+        heartbeat_at=now,
+        last_attempted_at=now - timedelta(seconds=age),
+    )
+
+
 def _offered(worker_id: str) -> int:
     # A slot is offered for each queue the worker serves.
     return WorkerSlot.objects.filter(worker_id=worker_id, queue_name="default").count()
@@ -191,18 +207,7 @@ def test_a_worker_picks_up_a_job_whose_note_it_missed(start_worker):
     worker = start_worker("--concurrency", "1", "--heartbeat", "0.2")
     row = wait_until(_worker_row, what="the worker to start")
     wait_until(lambda: _offered(row.id), what="an offered slot")
-    # What an INSERT that took its slot writes; no note is sent.
-    job = Job.objects.create(
-        task_path="tests.tasks.echo",
-        executor="worker",
-        args=["missed"],
-        status=JobStatus.RUNNING,
-        attempts=1,
-        worker_id=row.id,
-        worker_ids=[row.id],
-        heartbeat_at=timezone.now(),
-        last_attempted_at=timezone.now() - timedelta(seconds=5),
-    )
+    job = _given_without_note(row.id, "missed", age=5)
     done = wait_for_status(job.pk, JobStatus.SUCCESSFUL)
     assert (done.result, done.attempts) == ("missed", 1)
     worker.signal(signal.SIGTERM)
@@ -231,18 +236,7 @@ def test_a_stopping_worker_hands_back_what_was_given_to_it_and_never_reached_it(
     worker = start_worker("--concurrency", "1", "--heartbeat", "30")
     row = wait_until(_worker_row, what="the worker to start")
     wait_until(lambda: _offered(row.id), what="an offered slot")
-    now = timezone.now()
-    job = Job.objects.create(
-        task_path="tests.tasks.echo",
-        executor="worker",
-        args=["later"],
-        status=JobStatus.RUNNING,
-        attempts=1,
-        worker_id=row.id,
-        worker_ids=[row.id],
-        heartbeat_at=now,
-        last_attempted_at=now,
-    )
+    job = _given_without_note(row.id, "later")
     worker.signal(signal.SIGTERM)
     assert worker.wait() == 0
     job.refresh_from_db()
