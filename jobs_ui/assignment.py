@@ -4,15 +4,15 @@ A worker that listens for notes (``jobs_ui.wakeups``) and found nothing to do of
 its free slots: a ``WorkerSlot`` row per slot and queue, which expires unless its
 heartbeat renews it. The INSERT of a new worker job takes one (``FOR UPDATE SKIP
 LOCKED``) and writes the job RUNNING for that worker, attempt 1, in the same
-statement; its ``NOTIFY`` names the worker (``"queue id worker"``), which reads the row
-and starts the job. A job is given to one worker: the slot row is deleted by the
-INSERT that takes it, and the job's row says whose it is.
+statement; its ``NOTIFY`` names the worker and carries the row (``"queue id worker
+{row}"``), and that worker starts the job. A job is given to one worker: the slot row
+is deleted by the INSERT that takes it, and the job's row says whose it is.
 
 Optimization: a job claimed after its launch waits for two durable commits in a row,
 its INSERT and then the claim (1.1 to 1.7 ms each here); an assigned job waits for
-its INSERT alone. The worker marks it started (``started_at``) as it picks it up,
-without waiting for the disk: that mark only tells the reaper (``jobs_ui.recovery``)
-whether the worker ever had the job. An assigned job that no worker picked up (its
+its INSERT alone. The worker marks it started (``started_at``) once it began, without
+waiting for the disk: that mark only tells the reaper (``jobs_ui.recovery``) whether
+the worker ever had the job. An assigned job that no worker picked up (its
 worker was killed before, or missed the note) is handed back as READY without using
 up an attempt once its lease expires; a worker also picks up, at each heartbeat, what
 was given to it and never reached it.
@@ -28,14 +28,13 @@ import logging
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
-from typing import Any
 
 from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections
 
-from jobs_ui import statements
+from jobs_ui import statements, wakeups
 from jobs_ui.conf import get_config
-from jobs_ui.models import Job, JobStatus, WorkerSlot
+from jobs_ui.models import Job, JobStatus, WorkerSlot, db_now_plus
 
 logger = logging.getLogger(__name__)
 
@@ -52,8 +51,6 @@ def enabled(alias: str) -> bool:
         return False
     if config["AMQP_URL"] and not config["NOTIFY_IDLE_WORKERS"]:
         return False  # workers with a broker listen only with NOTIFY_IDLE_WORKERS
-    from jobs_ui import wakeups
-
     return wakeups.supported()
 
 
@@ -67,7 +64,7 @@ def taken_slot(alias: str) -> str:
     )
 
 
-def assigned_values(alias: str, columns: Sequence[str]) -> list[str]:
+def assigned_values(columns: Sequence[str]) -> list[str]:
     """The INSERT's placeholders: those of an assigned attempt's columns keep the new row's value without a slot."""
     running = JobStatus.RUNNING.value
     when = {
@@ -176,8 +173,6 @@ def unpicked(alias: str, worker_id: str, older_than: float = 0.0) -> list[uuid.U
     """Jobs given to ``worker_id`` at least ``older_than`` seconds ago that it never picked up."""
     jobs = Job.objects.using(alias).filter(worker_id=worker_id, status=JobStatus.RUNNING, started_at__isnull=True)
     if older_than:
-        from jobs_ui.models import db_now_plus
-
         jobs = jobs.filter(last_attempted_at__lte=db_now_plus(-older_than))
     return list(jobs.values_list("pk", flat=True))
 
@@ -234,12 +229,9 @@ class SlotOffers:
             self.offered = count
 
 
-def job_ids(values: Iterable[Any]) -> list[uuid.UUID]:
-    """The valid UUIDs among ``values`` (notes' job ids)."""
-    found = []
-    for value in values:
-        try:
-            found.append(value if isinstance(value, uuid.UUID) else uuid.UUID(str(value)))
-        except ValueError:
-            continue
-    return found
+def note_job_ids(job_id: str) -> list[uuid.UUID]:
+    """The job id of a note, as a list of none (not a UUID) or one."""
+    try:
+        return [uuid.UUID(job_id)]
+    except ValueError:
+        return []

@@ -23,6 +23,7 @@ if TYPE_CHECKING:
     from django.http import HttpRequest
 
     from jobs_ui.backend import JobTask
+    from jobs_ui.executors.base import BaseExecutor
 
 
 def validate_arguments(task: JobTask, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
@@ -104,15 +105,7 @@ def create_job(
         # inside the caller's transaction, dispatch still waits for its commit. When
         # dispatching is only a NOTIFY, the INSERT sends it itself (on commit).
         executor = get_executor(job.executor)
-        notify = executor.insert_notification(using)
-        if statements.supported(using):
-            statements.insert_job(using, job, notify=notify, assign=bool(notify) and executor.assigns(using, job))
-        else:
-            job.save(using=using, force_insert=True)
-        if job.worker_id:
-            return job  # given to an idle worker by its INSERT, which told it
-        if not notify or executor.dispatch_after_notification():
-            transaction.on_commit(lambda: dispatch(job), using=using)
+        _hand_over(job, using, executor, notified=_insert(job, using, executor))
         return job
     with transaction.atomic(using=using):
         if capped:
@@ -122,25 +115,35 @@ def create_job(
             if existing is not None:
                 return existing
         executor = get_executor(job.executor)
-        notify = executor.insert_notification(using)
-        notified = False
-        if not task.unique and statements.supported(using):
-            # Optimization: no savepoint; only a unique job's INSERT may fail on purpose.
-            statements.insert_job(using, job, notify=notify, assign=bool(notify) and executor.assigns(using, job))
-            notified = bool(notify)
-        elif not task.unique:
-            job.save(using=using, force_insert=True)
+        # Optimization: no savepoint; only a unique job's INSERT may fail on purpose.
+        notified = False if task.unique else _insert(job, using, executor)
         if capped:
             _enforce_cap(owner, using)
-        if job.worker_id:
-            return job  # given to an idle worker by its INSERT, which tells it on commit
-        if notified and not executor.dispatch_after_notification():
-            return job
-        if not notified and executor.dispatch_after_notification() and notify:
-            # Sent with the commit, as the INSERT sends it.
-            wakeups.notify_job(job.queue_name, job.pk)
-        transaction.on_commit(lambda: dispatch(job), using=using)
+        _hand_over(job, using, executor, notified=notified)
     return job
+
+
+def _insert(job: Job, using: str, executor: BaseExecutor) -> bool:
+    """INSERT the new ``job``, with the executor's notification and (to an idle worker) assignment
+    where the database allows; whether the INSERT sent the notification."""
+    notify = executor.insert_notification(using)
+    if not statements.supported(using):
+        job.save(using=using, force_insert=True)
+        return False
+    statements.insert_job(using, job, notify=notify, assign=bool(notify) and executor.assigns(using, job))
+    return bool(notify)
+
+
+def _hand_over(job: Job, using: str, executor: BaseExecutor, *, notified: bool) -> None:
+    """Hand the inserted ``job`` to its executor once the transaction commits, unless its INSERT did."""
+    if job.worker_id:
+        return  # given to an idle worker by its INSERT, which tells it on commit
+    if notified and not executor.dispatch_after_notification():
+        return
+    if not notified and executor.dispatch_after_notification() and executor.insert_notification(using):
+        # Sent with the commit, as the INSERT sends it.
+        wakeups.notify_job(job.queue_name, job.pk)
+    transaction.on_commit(lambda: dispatch(job), using=using)
 
 
 def _insert_unique(job: Job, using: str) -> Job | None:

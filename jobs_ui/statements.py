@@ -125,7 +125,7 @@ def _insert_statement(alias: str, notify: bool, assign: bool = False) -> tuple[l
         from jobs_ui.assignment import assigned_values, taken_slot
 
         prefix = taken_slot(alias)
-        placeholders = ", ".join(assigned_values(alias, [str(field.column) for field in fields]))
+        placeholders = ", ".join(assigned_values([str(field.column) for field in fields]))
         returning += f", {quote(alias, 'worker_id')}"
     else:
         placeholders = ", ".join(["%s"] * len(fields))

@@ -121,12 +121,12 @@ class Worker:
         """
         alias = router.db_for_write(Job)
         if not row:
-            return self.pick_up(assignment.job_ids([job_id])) > 0
+            return self.pick_up(assignment.note_job_ids(job_id)) > 0
         try:
             job = assignment.job_from_note(alias, row)
         except ValueError:
             logger.exception("Could not read the note of job %s given to this worker; reading its row", job_id)
-            return self.pick_up(assignment.job_ids([job_id])) > 0
+            return self.pick_up(assignment.note_job_ids(job_id)) > 0
         if not self._first_sight(job.pk):
             return False
         started = self._start_assigned(job, time.monotonic())
@@ -190,9 +190,10 @@ class Worker:
         alias = router.db_for_write(Job)
         try:
             self.offers.busy()
+            unpicked = assignment.unpicked(alias, self.id)
             with self._taken_lock:
                 # One that began here but whose mark was not written is this worker's to finish.
-                unseen = [job_id for job_id in assignment.unpicked(alias, self.id) if job_id not in self._seen]
+                unseen = [job_id for job_id in unpicked if job_id not in self._seen]
             for job in Job.objects.using(alias).filter(pk__in=unseen):
                 if hand_back(job):
                     logger.info("Handed back job %s, given to this worker as it stopped", job.pk)
