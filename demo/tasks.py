@@ -93,6 +93,9 @@ def crawl_intranet(context: JobContext, pages: int = 30) -> dict[str, Any]:
         path = f"/wiki/page-{number}"
         if number % 11 == 0:
             broken.append(path)
+        context.extra["broken links"] = len(broken)
+        if broken:
+            context.extra["last broken"] = broken[-1]
         context.progress(number, None, f"Visited {path}")
     return {"pages": pages, "broken_links": broken}
 

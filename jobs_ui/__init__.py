@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
-__all__ = ["JobContext", "JobTask", "cancel", "enqueue_many", "launch", "panel_response"]
+__all__ = ["JobContext", "JobTask", "cancel", "enqueue_many", "launch", "launch_with", "panel_response"]
 
 # Optimization: models must not be imported before the app registry is ready,
 # so the public API is resolved lazily.
@@ -14,6 +14,7 @@ _LAZY = {
     "cancel": "jobs_ui.cancelling",
     "enqueue_many": "jobs_ui.bulk",
     "launch": "jobs_ui.launching",
+    "launch_with": "jobs_ui.launching",
     "panel_response": "jobs_ui.views",
 }
 

@@ -4,15 +4,20 @@ A worker that listens for notes (``jobs_ui.wakeups``) and found nothing to do of
 its free slots: a ``WorkerSlot`` row per slot and queue, which expires unless its
 heartbeat renews it. The INSERT of a new worker job takes one (``FOR UPDATE SKIP
 LOCKED``) and writes the job RUNNING for that worker, attempt 1, in the same
-statement; its ``NOTIFY`` names the worker and carries the row (``"queue id worker
-{row}"``), and that worker starts the job. A job is given to one worker: the slot row
-is deleted by the INSERT that takes it, and the job's row says whose it is.
+statement; its ``NOTIFY`` names the job and the worker (``"queue id worker"``), and that
+worker picks the job up: one ``UPDATE ... RETURNING`` reads the row it was given and
+marks it started. A job is given to one worker: the slot row is deleted by the INSERT
+that takes it, and the job's row says whose it is.
+
+Any role that can connect may listen to notes and send its own, so a note carries no
+job data, and the worker runs only what its pick-up read from the jobs table: a job
+given to it and not picked up yet.
 
 Optimization: a job claimed after its launch waits for two durable commits in a row,
 its INSERT and then the claim (1.1 to 1.7 ms each here); an assigned job waits for
-its INSERT alone. The worker marks it started (``started_at``) once it began, without
-waiting for the disk: that mark only tells the reaper (``jobs_ui.recovery``) whether
-the worker ever had the job. An assigned job that no worker picked up (its
+its INSERT, then its pick-up, which does not wait for the disk: the mark
+(``started_at``) only tells the reaper (``jobs_ui.recovery``) whether the worker ever
+had the job. An assigned job that no worker picked up (its
 worker was killed before, or missed the note) is handed back as READY without using
 up an attempt once its lease expires; a worker also picks up, at each heartbeat, what
 was given to it and never reached it.
@@ -23,13 +28,12 @@ queue is not empty, and a new job should wait its turn there.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import uuid
 from collections.abc import Iterable, Sequence
+from functools import cache
 
-from django.core.exceptions import ValidationError
 from django.db import DatabaseError, connections
 
 from jobs_ui import statements, wakeups
@@ -40,8 +44,6 @@ logger = logging.getLogger(__name__)
 
 # Seconds an assigned job may wait unpicked before the heartbeat picks it up (a missed note).
 UNPICKED_AFTER = 1.0
-# The longest row (JSON, bytes) an assigned job's note carries; NOTIFY takes 8000 bytes at most.
-NOTE_ROW_LIMIT = 7000
 
 
 def enabled(alias: str) -> bool:
@@ -78,28 +80,10 @@ def assigned_values(columns: Sequence[str]) -> list[str]:
     return [when.get(column, "%s") for column in columns]
 
 
-def assigned_note(alias: str, row: str) -> str:
-    """SQL that ends the note of an assigned job: its worker, then the row as JSON when the note has room.
-
-    Optimization: with the row in its note, the worker starts the job without reading it
-    (a round trip of 0.6 to 0.9 ms here). ``NOTIFY`` takes at most 8000 bytes.
-    """
+def assigned_note(alias: str) -> str:
+    """SQL that ends the note of a new job given to a worker: that worker's id (no job data: anyone may listen)."""
     worker = statements.quote(alias, "worker_id")
-    data = f"to_jsonb({row})::text"
-    return (
-        f" || CASE WHEN {worker} = '' THEN '' ELSE ' ' || {worker} "
-        f"|| CASE WHEN octet_length({data}) <= {NOTE_ROW_LIMIT} THEN ' ' || {data} ELSE '' END END"
-    )
-
-
-def job_from_note(alias: str, text: str) -> Job:
-    """The ``Job`` whose row came as JSON in its note (``assigned_note()``); ``ValueError`` if it cannot be read."""
-    data = json.loads(text)
-    try:
-        values = [field.to_python(data[field.column]) for field in Job._meta.concrete_fields]
-    except (KeyError, ValidationError) as e:
-        raise ValueError(f"Not a job row: {e}") from e
-    return Job.from_db(alias, [field.attname for field in Job._meta.concrete_fields], values)
+    return f" || CASE WHEN {worker} = '' THEN '' ELSE ' ' || {worker} END"
 
 
 def assigned_to(job: Job, worker_id: str) -> None:
@@ -142,31 +126,25 @@ def renew(alias: str, worker_id: str, ttl: float) -> None:
 
 
 def pick_up(alias: str, worker_id: str, job_ids: Sequence[uuid.UUID]) -> list[Job]:
-    """The jobs of ``job_ids`` given to ``worker_id`` and not picked up yet, marked started."""
+    """The jobs of ``job_ids`` given to ``worker_id`` and not picked up yet, read and marked started in one statement.
+
+    An id that names no such job (a note anyone could have sent) returns nothing.
+    """
     connection = connections[alias]
+    ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id in job_ids]
+    return statements.fetch_jobs(alias, _pick_up_sql(alias), [ids, worker_id, JobStatus.RUNNING.value])
+
+
+@cache
+def _pick_up_sql(alias: str) -> str:
     q = statements.quote
     jobs, started, status = statements.table(alias), q(alias, "started_at"), q(alias, "status")
-    sql = (
+    return (
         f"UPDATE {jobs} SET {started} = statement_timestamp(), {q(alias, 'heartbeat_at')} = statement_timestamp() "
         f"FROM {_UNFLUSHED} "
         f"WHERE {q(alias, 'id')} = ANY(%s) AND {q(alias, 'worker_id')} = %s AND ({status} = %s) IS TRUE "
         f"AND {started} IS NULL RETURNING {statements.columns(alias)}"
     )
-    ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id in job_ids]
-    return statements.fetch_jobs(alias, sql, [ids, worker_id, JobStatus.RUNNING.value])
-
-
-def mark_started(alias: str, worker_id: str, job_id: uuid.UUID) -> None:
-    """Mark the job given to ``worker_id`` started, once it began here from its note (one row: no lock order to keep)."""
-    q = statements.quote
-    started = q(alias, "started_at")
-    with statements.bound_cursor(alias) as cursor:
-        cursor.execute(
-            f"UPDATE {statements.table(alias)} SET {started} = statement_timestamp() FROM {_UNFLUSHED} "
-            f"WHERE {q(alias, 'id')} = %s AND {q(alias, 'worker_id')} = %s AND {q(alias, 'attempts')} = 1 "
-            f"AND {started} IS NULL",
-            [Job._meta.pk.get_db_prep_value(job_id, connections[alias]), worker_id],
-        )
 
 
 def unpicked(alias: str, worker_id: str, older_than: float = 0.0) -> list[uuid.UUID]:

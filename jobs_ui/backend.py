@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import uuid
 from dataclasses import dataclass
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, Literal
 
 from django.core import checks
 from django.http import HttpRequest
@@ -18,6 +18,7 @@ if TYPE_CHECKING:
     from jobs_ui.models import Job
 
 EXECUTORS = ("thread", "worker")
+UNIQUE = (False, True, "global")
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -36,8 +37,9 @@ class JobTask(Task):  # type: ignore[type-arg]
     timeout: float | None = None
     """Seconds a job may run; the task is told, a process pool stops it."""
 
-    unique: bool = False
-    """Launching again with the same arguments while a job is unfinished returns that job."""
+    unique: bool | Literal["global"] = False
+    """Launching again with the same arguments while the same owner's job is unfinished returns that job;
+    ``"global"``: while anyone's is (``launch()`` raises ``JobAlreadyRunning`` when the caller may not see it)."""
 
     public: bool = False
     """Whether anyone with the link may watch the job (read-only)."""
@@ -66,9 +68,9 @@ class JobTask(Task):  # type: ignore[type-arg]
         """Launch for ``request.user`` and return the absolute URL of the JSON result."""
         from django.urls import reverse
 
-        from jobs_ui.launching import launch
+        from jobs_ui.launching import launch_with
 
-        job = launch(self, request, *args, public=public or self.public, **(kwargs or {}))
+        job = launch_with(self, request, args, kwargs, public=public or self.public)
         return request.build_absolute_uri(reverse("jobs_ui:job_result", args=[job.pk]))
 
 
@@ -102,6 +104,8 @@ class JobsBackend(BaseTaskBackend):
             raise InvalidTask("retry_delay must be >= 0.")
         if task.timeout is not None and task.timeout <= 0:
             raise InvalidTask("timeout must be > 0 seconds.")
+        if task.unique not in UNIQUE:
+            raise InvalidTask(f'unique must be True, False or "global", not {task.unique!r}.')
         if task.result_ttl is not None and task.result_ttl <= 0:
             raise InvalidTask("result_ttl must be > 0 seconds.")
 
@@ -143,8 +147,9 @@ def to_task_result(job: Job, task: Task[Any, Any]) -> TaskResult[Any, Any]:
     from jobs_ui.stores import get_result_store
 
     status = TaskResultStatus.FAILED if job.status == JobStatus.CANCELLED else TaskResultStatus(job.status)
-    errors = []
-    if job.error_class:
+    # One per failed attempt, oldest first; a job cancelled before it ran has only error_class.
+    errors = [TaskError(exception_class_path=entry["class"], traceback=entry["traceback"]) for entry in job.errors]
+    if not errors and job.error_class:
         errors.append(TaskError(exception_class_path=job.error_class, traceback=job.error_traceback))
     result: TaskResult[Any, Any] = TaskResult(
         task=task,

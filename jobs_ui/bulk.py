@@ -8,6 +8,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import router, transaction
 
+from jobs_ui import task_signals
 from jobs_ui.exceptions import InvalidJobArguments
 from jobs_ui.launching import create_job, dispatch, new_job, validate_arguments
 from jobs_ui.models import Job
@@ -56,6 +57,8 @@ def enqueue_many(
         batch = [new_job(task, args, kwargs) for args, kwargs in validated[start : start + batch_size]]
         with write_turn(using), transaction.atomic(using=using):
             Job.objects.using(using).bulk_create(batch)
+            for job in batch:
+                task_signals.enqueued(job, task)
             transaction.on_commit(partial(_dispatch, batch), using=using)
         jobs.extend(batch)
     return jobs

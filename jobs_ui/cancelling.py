@@ -11,6 +11,7 @@ from jobs_ui.exceptions import JobCancelled, JobNotCancellable
 from jobs_ui.models import Job, JobStatus
 
 _CANCELLED_CLASS = f"{JobCancelled.__module__}.{JobCancelled.__qualname__}"
+_CANCELLED_BY = "Cancelled by "
 
 
 def cancel(job: Job, by: Any = None) -> Job:
@@ -22,7 +23,7 @@ def cancel(job: Job, by: Any = None) -> Job:
     job that finishes meanwhile keeps its own outcome.
     """
     who = getattr(by, "get_username", lambda: "")()
-    message = f"Cancelled by {who}." if who else "Cancelled."
+    message = f"{_CANCELLED_BY}{who}." if who else "Cancelled."
     if Job.objects.filter(pk=job.pk, status=JobStatus.READY).update(
         status=JobStatus.CANCELLED,
         cancel_requested_at=Now(),
@@ -44,6 +45,13 @@ def cancel(job: Job, by: Any = None) -> Job:
     if job.status == JobStatus.RUNNING:
         return job  # Already requested.
     raise JobNotCancellable(f"This job has already finished ({job.get_status_display().lower()}).")
+
+
+def shown_error_message(job: Job, *, name_canceller: bool) -> str:
+    """``job.error_message`` as a viewer may read it: who cancelled the job only if ``name_canceller``."""
+    if not name_canceller and job.status == JobStatus.CANCELLED and job.error_message.startswith(_CANCELLED_BY):
+        return "Cancelled."
+    return job.error_message
 
 
 def _flag_local(job: Job) -> None:

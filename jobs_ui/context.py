@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import asyncio
+import json
+import logging
 import threading
 import time
 from collections.abc import Callable
@@ -16,9 +18,18 @@ from django.tasks import TaskContext
 
 from jobs_ui.conf import get_config
 from jobs_ui.events import JobEvent, publish
-from jobs_ui.exceptions import JobCancelled, JobTimedOut
+from jobs_ui.exceptions import InvalidProgress, JobCancelled, JobTimedOut
+from jobs_ui.jsonutil import encode_limited
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.write_turns import write_turn
+
+logger = logging.getLogger(__name__)
+
+# The longest progress message kept, in characters: a longer one is cut to this, ending with "…".
+# Every poll of a running job carries it.
+MESSAGE_LIMIT = 1000
+# The most bytes ``extra`` may take as JSON when it is written.
+EXTRA_LIMIT = 64 * 1024
 
 
 @dataclass(slots=True)
@@ -29,6 +40,8 @@ class _State:
     last_write: float = 0.0
     last_cancel_check: float = 0.0
     dirty: bool = False
+    extra: str = ""
+    """``extra`` as last written (JSON), put back when the task makes it too large."""
 
 
 @dataclass(frozen=True, slots=True, kw_only=True)
@@ -54,30 +67,42 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
     def progress(self, done: float, total: float | None = None, message: str = "") -> None:
         """Record progress; written at most every ``PROGRESS_INTERVAL`` seconds (always when done == total).
 
-        In an async task, use ``await context.aprogress(...)``.
+        Raises like ``check_cancelled()`` once a cancel is known (a write learns of it) or
+        the timeout has passed; it makes no query of its own for that. In an async task,
+        use ``await context.aprogress(...)``.
         """
         if _in_event_loop():
             raise RuntimeError("context.progress() would block the event loop; use await context.aprogress(...).")
         if self._record(done, total, message):
             self.flush()
+        self._raise_if_stopped()
 
     async def aprogress(self, done: float, total: float | None = None, message: str = "") -> None:
         """``progress()`` for async tasks: the write runs in a thread, so the event loop never waits on it."""
         if self._record(done, total, message):
             await sync_to_async(self.flush, thread_sensitive=False)()
+        self._raise_if_stopped()
 
     def _record(self, done: float, total: float | None, message: str) -> bool:
         """Keep the new progress on the job; whether it is time to write it."""
         job = self.job
         job.progress_done = done
         job.progress_total = total
-        job.progress_message = str(message)
+        message = str(message)
+        if len(message) > MESSAGE_LIMIT:
+            message = message[: MESSAGE_LIMIT - 1] + "…"
+        job.progress_message = message
         self._state.dirty = True
         finished = total is not None and done >= total
         return finished or time.monotonic() - self._state.last_write >= get_config()["PROGRESS_INTERVAL"]
 
     def flush(self) -> None:
-        """Write progress, ``extra`` and ``workspace`` now (outside any transaction the task has open)."""
+        """Write progress, ``extra`` and ``workspace`` now (outside any transaction the task has open).
+
+        ``InvalidProgress`` when ``extra`` is not JSON or over ``EXTRA_LIMIT`` bytes as JSON:
+        nothing is written, and ``extra`` is put back as it was last written.
+        """
+        self._check_extra()
         self._state.last_write = time.monotonic()
         if _outside_transaction(self._write_progress):
             self._state.dirty = False
@@ -106,12 +131,33 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
 
     def check_cancelled(self) -> None:
         """Raise ``JobCancelled`` once a cancel is requested (``JobTimedOut`` past the timeout)."""
-        if self.cancel_requested:
+        if self.cancel_requested or self.timed_out:
+            self._raise_if_stopped()
+
+    def _raise_if_stopped(self) -> None:
+        if self._state.cancel_requested:
             if self._state.lost:
                 raise JobCancelled("This attempt lost the job: its lease expired and another attempt took over.")
             raise JobCancelled("Cancelled on request.")
         if self.timed_out:
             raise JobTimedOut("Timed out.")
+
+    def settle_extra(self) -> None:
+        """Before the final write: an ``extra`` over the limit is put back as last written, with a warning."""
+        try:
+            self._check_extra()
+        except InvalidProgress as e:
+            logger.warning("Job %s: %s It is not kept.", self.job.pk, e)
+
+    def _check_extra(self) -> None:
+        job = self.job
+        try:
+            self._state.extra = encode_limited(
+                job.extra, limit=EXTRA_LIMIT, what="context.extra", error=InvalidProgress
+            )
+        except InvalidProgress:
+            job.extra = json.loads(self._state.extra) if self._state.extra else {}
+            raise
 
     def request_cancel(self) -> None:
         """Set the flag from this process (``jobs_ui.cancel`` calls it for jobs running here)."""

@@ -1,8 +1,9 @@
 """Worker jobs in RabbitMQ: one durable priority queue per ``queue_name``, a message per READY job.
 
-The ``Job`` row is the truth and the message only says "this READY attempt may be
-claimed": a message that reaches no queue is re-published by ``sweep()``, and a
-duplicate or stale one is dropped by the claim, so a job is neither lost nor run twice.
+The ``Job`` row is the truth and the message only says "a READY job of this queue may
+be claimed" (a worker claims the one that comes first, ``jobs_ui.message_claims``): a
+message that reaches no queue is re-published by ``sweep()``, and a duplicate or stale
+one claims the next job or nothing, so a job is neither lost nor run twice.
 ``Job.dispatched_at`` is set once the broker has confirmed a message for the READY row.
 """
 
@@ -17,14 +18,14 @@ from dataclasses import dataclass
 from typing import Any
 
 from django.db import connections, router, transaction
-from django.db.models import Min, Q
+from django.db.models import BooleanField, ExpressionWrapper, Min, Q
 from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs_ui import amqp, statements
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import JobsUiException, MessageUnroutable
-from jobs_ui.models import Job, db_now_plus
+from jobs_ui.models import Job, JobStatus, db_now_plus
 from jobs_ui.write_turns import write_turn
 
 logger = logging.getLogger(__name__)
@@ -225,6 +226,47 @@ def forget_message(job_id: uuid.UUID, attempts: int) -> None:
     """The message of this READY attempt was dropped (not due, excluded): let the sweep publish it again."""
     with write_turn(router.db_for_write(Job)):
         Job.objects.ready().filter(pk=job_id, attempts=attempts).update(dispatched_at=None)
+
+
+def forget_messages(queue_name: str, task_paths: Iterable[str]) -> None:
+    """Leave the due READY jobs of ``task_paths`` in ``queue_name`` to the sweep, which publishes them again.
+
+    For a worker that does not run these tasks and took a message that claimed nothing:
+    any message stands for any job of its queue, so it may have been theirs.
+    """
+    with write_turn(router.db_for_write(Job)):
+        Job.objects.due().filter(
+            executor="worker", queue_name=queue_name, task_path__in=list(task_paths), dispatched_at__isnull=False
+        ).update(dispatched_at=None)
+
+
+def message_problems(messages: Iterable[JobMessage], exclude_tasks: Iterable[str] = ()) -> dict[JobMessage, str]:
+    """Of ``messages`` that did not claim the job they name, why, when that is a problem: no such job, another task.
+
+    The message of a READY attempt not due yet (by the database's clock), or of a task in
+    ``exclude_tasks`` (for another worker), is forgotten on the way: the sweep publishes
+    that job again (once due).
+    """
+    messages, exclude_tasks = set(messages), set(exclude_tasks)
+    due = ExpressionWrapper(Q(run_after__isnull=True) | Q(run_after__lte=Now()), output_field=BooleanField())
+    rows = {
+        row["pk"]: row
+        for row in Job.objects.filter(pk__in={message.job_id for message in messages})
+        .annotate(due=due)
+        .values("pk", "task_path", "status", "attempts", "due")
+    }
+    problems = {}
+    for message in messages:
+        row = rows.get(message.job_id)
+        if row is None:
+            problems[message] = f"No job {message.job_id}."
+        elif row["task_path"] != message.task_path:
+            problems[message] = f"Job {message.job_id} runs {row['task_path']}, not {message.task_path}."
+        elif (row["status"], row["attempts"]) == (JobStatus.READY, message.attempts) and (
+            not row["due"] or message.task_path in exclude_tasks
+        ):
+            forget_message(message.job_id, message.attempts)
+    return problems
 
 
 def reset() -> None:

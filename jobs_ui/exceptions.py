@@ -31,6 +31,10 @@ class TooManyJobs(JobsUiException):
     """The user already has ``MAX_UNFINISHED_JOBS_PER_USER`` unfinished jobs."""
 
 
+class JobAlreadyRunning(JobsUiException):
+    """A unique task has an unfinished job with these arguments that the caller may not see (another user's)."""
+
+
 class JobCancelled(JobsUiException):
     """Raised inside a task by ``context.check_cancelled()`` once a cancel is requested."""
 
@@ -69,3 +73,7 @@ class QueueNotFound(BrokerError):
 
 class NoBroker(JobsUiException):
     """An operation needs RabbitMQ, and ``JOBS_UI["AMQP_URL"]`` is not set."""
+
+
+class InvalidProgress(JobsUiException, ValueError):
+    """``context.extra`` is not JSON, or is larger than ``jobs_ui.context.EXTRA_LIMIT`` bytes as JSON."""

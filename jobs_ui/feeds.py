@@ -12,12 +12,19 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError
 
-from jobs_ui import amqp, statements, wakeups
+from jobs_ui import amqp, message_claims, statements, wakeups
 from jobs_ui.claiming import claim_due, claim_wanted
 from jobs_ui.conf import get_config
-from jobs_ui.dispatch import InvalidJobMessage, JobMessage, dead_letter, declare_queues, forget_message, job_queue
+from jobs_ui.dispatch import (
+    InvalidJobMessage,
+    JobMessage,
+    dead_letter,
+    declare_queues,
+    job_queue,
+    message_problems,
+)
 from jobs_ui.exceptions import UnknownTask
-from jobs_ui.models import Job, JobStatus
+from jobs_ui.models import Job
 from jobs_ui.registry import resolve_task
 
 if TYPE_CHECKING:
@@ -126,7 +133,10 @@ def _claim_while_room(worker: Worker) -> tuple[bool, bool]:
 
 
 class BrokerFeed:
-    """Consumes the worker's RabbitMQ queues; claims each message's job, then acks at once.
+    """Consumes the worker's RabbitMQ queues; claims a job for each message, then acks at once.
+
+    A message wakes the worker for its queue: it claims the job that comes first there
+    (priority, then FIFO), not necessarily the one it names (``jobs_ui.message_claims``).
 
     The claim, not the unacked message, protects the job from then on (its lease
     in the database), so a long job never meets RabbitMQ's ``consumer_timeout``.
@@ -142,7 +152,9 @@ class BrokerFeed:
 
     def __init__(self, worker: Worker) -> None:
         self.worker = worker
-        self.consumer = amqp.QueueConsumer([job_queue(name) for name in worker.queues])
+        # The queue_name of each RabbitMQ queue consumed.
+        self.queue_names = {job_queue(name): name for name in worker.queues}
+        self.consumer = amqp.QueueConsumer(list(self.queue_names))
         self.held: list[amqp.Delivery] = []
         self.held_since = 0.0
         self.parked = False
@@ -252,7 +264,10 @@ class BrokerFeed:
         return self.consumer.poll(max(timeout, 0.0))
 
     def handle(self, deliveries: list[amqp.Delivery]) -> int:
-        """Claim the jobs of ``deliveries`` in one statement, then ack each message; how many jobs started."""
+        """Claim a job for each message, then settle the messages; how many jobs started.
+
+        A message claims the job that comes first in its queue (``jobs_ui.message_claims``).
+        """
         claimable: list[tuple[amqp.Delivery, JobMessage]] = []
         capacity = self.worker.capacity()
         for delivery in deliveries:
@@ -263,11 +278,7 @@ class BrokerFeed:
                 self._dead_letter(delivery, str(e))
                 continue
             if self.claimed_early.pop((message.job_id, message.attempts), False):
-                # Claimed here on its notification.
-                self.consumer.ack(delivery.tag)
-            elif message.task_path in self.worker.exclude_tasks:
-                # For another worker: the sweep publishes it again.
-                forget_message(message.job_id, message.attempts)
+                # Claimed here on its notification: that claim was this message's.
                 self.consumer.ack(delivery.tag)
             elif len(claimable) < capacity:
                 claimable.append((delivery, message))
@@ -275,14 +286,25 @@ class BrokerFeed:
                 self._hold(delivery)
         if not claimable:
             return 0
-        try:
-            claimed = claim_wanted(self.worker.id, [(m.job_id, m.attempts, m.task_path) for _, m in claimable])
-            claimed_at = time.monotonic()
-        except DatabaseError:
-            logger.exception("Could not claim %d job(s); their messages go back to the queue", len(claimable))
-            for delivery, _message in claimable:
-                self.consumer.reject(delivery.tag, requeue=True)
-            self.worker.wakeup.wait(DATABASE_BACKOFF)
+        groups: dict[str, list[JobMessage]] = {}
+        for delivery, message in claimable:
+            groups.setdefault(delivery.queue, []).append(message)
+        claimed: dict[str, list[Job]] = {}
+        for queue, messages in groups.items():
+            try:
+                claimed[queue] = message_claims.claim(
+                    self.worker.id, self.queue_names[queue], messages, self.worker.exclude_tasks
+                )
+            except DatabaseError:
+                logger.exception("Could not claim %d job(s) of %s; their messages go back to it", len(messages), queue)
+                for delivery, _message in claimable:
+                    if delivery.queue == queue:
+                        self.consumer.reject(delivery.tag, requeue=True)
+                self.worker.wakeup.wait(DATABASE_BACKOFF)
+        claimed_at = time.monotonic()
+        jobs = [job for queue_jobs in claimed.values() for job in queue_jobs]
+        claimable = [(delivery, message) for delivery, message in claimable if delivery.queue in claimed]
+        if not claimable:
             return 0
         # Optimization: an idle pool starts the jobs first, so a job's start does not wait
         # for the acks to be written; a busy pool's jobs start once the frames are written,
@@ -290,28 +312,41 @@ class BrokerFeed:
         # protect them either way.
         first = self.worker.pool.idle
         if first:
-            self._start(claimed, claimed_at)
+            self._start(jobs, claimed_at)
         try:
             self._settle(deliveries, claimable, claimed)
         finally:
             if not first:
-                self._start(claimed, claimed_at)
-        return len(claimed)
+                self._start(jobs, claimed_at)
+        return len(jobs)
 
     def _start(self, claimed: list[Job], claimed_at: float) -> None:
         for job in claimed:
             self.worker.submit(job, claimed_at)
 
     def _settle(
-        self, deliveries: list[amqp.Delivery], claimable: list[tuple[amqp.Delivery, JobMessage]], claimed: list[Job]
+        self,
+        deliveries: list[amqp.Delivery],
+        claimable: list[tuple[amqp.Delivery, JobMessage]],
+        claimed: dict[str, list[Job]],
     ) -> None:
         # What each claimed row was when its message was published.
-        taken = {(job.pk, job.attempts - 1, job.task_path) for job in claimed}
-        settled = len(claimable) == len(deliveries) and not self.held
+        taken = {(job.pk, job.attempts - 1, job.task_path) for jobs in claimed.values() for job in jobs}
+        others = [m for _delivery, m in claimable if (m.job_id, m.attempts, m.task_path) not in taken]
+        excluded = self.worker.exclude_tasks
+        problems = message_problems(others, excluded) if others else {}
+        again: set[int] = set()
+        for queue, jobs in claimed.items():
+            mine = [(delivery, message) for delivery, message in claimable if delivery.queue == queue]
+            messages = [message for _delivery, message in mine]
+            indexes = message_claims.returned(self.queue_names[queue], messages, jobs, problems, excluded)
+            again.update(mine[index][0].tag for index in indexes)
+        settled = len(claimable) == len(deliveries) and not self.held and not again
         for delivery, message in claimable:
-            mine = (message.job_id, message.attempts, message.task_path) in taken
-            problem = None if mine else _unclaimable(message)
-            if problem is not None:
+            problem = problems.get(message)
+            if delivery.tag in again:
+                self.consumer.reject(delivery.tag, requeue=True)
+            elif problem is not None:
                 self._dead_letter(delivery, problem, ack=not settled)
             elif not settled:
                 self.consumer.ack(delivery.tag)
@@ -362,16 +397,3 @@ def _listens(worker: Worker) -> bool:
     Not for a worker that excludes tasks: a claim by id does not know the task.
     """
     return bool(get_config()["NOTIFY_IDLE_WORKERS"]) and not worker.exclude_tasks and wakeups.supported()
-
-
-def _unclaimable(message: JobMessage) -> str | None:
-    """Why the message's job could not be claimed, when it is a problem (else the message is stale)."""
-    row = Job.objects.filter(pk=message.job_id).values("task_path", "status", "attempts").first()
-    if row is None:
-        return f"No job {message.job_id}."
-    if row["task_path"] != message.task_path:
-        return f"Job {message.job_id} runs {row['task_path']}, not {message.task_path}."
-    if row["status"] == JobStatus.READY and row["attempts"] == message.attempts:
-        # Not due yet (run_after): the sweep publishes it again once due.
-        forget_message(message.job_id, message.attempts)
-    return None

@@ -13,12 +13,18 @@ from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs_ui import batching, final_writes, statements
+from jobs_ui import batching, final_writes, statements, task_signals
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.models import Job, JobStatus, Worker
 from jobs_ui.write_turns import write_turn
 
 logger = logging.getLogger(__name__)
+
+# Job.errors keeps the entries of the last ERRORS_KEPT failed attempts, each message cut to
+# ERROR_MESSAGE_LIMIT characters and each traceback to its last ERROR_TRACEBACK_LIMIT.
+ERRORS_KEPT = 10
+ERROR_MESSAGE_LIMIT = 1000
+ERROR_TRACEBACK_LIMIT = 4000
 
 _batching = False
 _counts: dict[tuple[str, str], int] = {}
@@ -43,6 +49,8 @@ def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
     done = job.progress_total if status == JobStatus.SUCCESSFUL and job.progress_total else job.progress_done
     fields.setdefault("progress_done", done)
     values = {"status": status, "finished_at": Now(), **fields}
+    if values.get("error_class"):
+        values["errors"] = _with_error(job, values)
     alias = statements.using()
     if statements.supported(alias):
         writer = batching.writer()
@@ -88,6 +96,29 @@ def announce_outcomes(outcomes: list[batching.Outcome], written: list[tuple[Any,
 def _written(job: Job, status: JobStatus) -> None:
     _count_outcome(job.worker_id, status)
     publish(JobEvent.for_job(job, "finished"))
+    task_signals.finished(job)
+
+
+def _with_error(job: Job, values: dict[str, Any]) -> list[dict[str, Any]]:
+    """``job.errors`` with an entry for this attempt's error (in ``values``), bounded.
+
+    The list is written whole, in the attempt's fenced write: while the attempt owns the
+    row nothing else changes it, so the instance holds what the row holds.
+    """
+    message = str(values.get("error_message", ""))
+    if len(message) > ERROR_MESSAGE_LIMIT:
+        message = message[: ERROR_MESSAGE_LIMIT - 1] + "…"
+    trace = str(values.get("error_traceback", ""))
+    if len(trace) > ERROR_TRACEBACK_LIMIT:
+        trace = "…" + trace[-(ERROR_TRACEBACK_LIMIT - 1) :]
+    entry = {
+        "attempt": job.attempts,
+        "at": timezone.now().isoformat(),
+        "class": values["error_class"],
+        "message": message,
+        "traceback": trace,
+    }
+    return [*list(job.errors or [])[-(ERRORS_KEPT - 1) :], entry]
 
 
 def _lost(job: Job) -> None:
@@ -150,12 +181,13 @@ def retry(job: Job, *, error_class: str, message: str, traceback: str = "", dela
             base = 1.0
         delay = base * 2 ** max(job.attempts - 1, 0)
         delay += random.uniform(0, delay * 0.1)
+    fields = {"error_class": error_class, "error_message": message, "error_traceback": traceback}
     return _back_to_ready(
         job,
+        attempt_ended=True,
         run_after=timezone.now() + timedelta(seconds=delay),
-        error_class=error_class,
-        error_message=message,
-        error_traceback=traceback,
+        errors=_with_error(job, fields),
+        **fields,
     )
 
 
@@ -167,8 +199,11 @@ def hand_back(job: Job) -> bool:
     return _back_to_ready(job, max_attempts=F("max_attempts") + 1)
 
 
-def _back_to_ready(job: Job, **fields: Any) -> bool:
-    """Make this attempt's job READY again with ``fields``, announce it and dispatch it."""
+def _back_to_ready(job: Job, *, attempt_ended: bool = False, **fields: Any) -> bool:
+    """Make this attempt's job READY again with ``fields``, announce it and dispatch it.
+
+    With ``attempt_ended`` (a retry), the attempt ran and ended: ``task_finished`` is sent.
+    """
     updated = _attempt(job).update(
         status=JobStatus.READY,
         worker_id="",
@@ -180,6 +215,8 @@ def _back_to_ready(job: Job, **fields: Any) -> bool:
     if updated:
         job.refresh_from_db()
         publish(JobEvent.for_job(job, "retry"))
+        if attempt_ended:
+            task_signals.finished(job)
         from jobs_ui.launching import dispatch
 
         dispatch(job)

@@ -6,15 +6,17 @@ import functools
 import hashlib
 import inspect
 import json
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
+from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, connections, router, transaction
+from django.utils.translation import gettext as _
 
-from jobs_ui import statements, wakeups
+from jobs_ui import statements, task_signals, wakeups
 from jobs_ui.conf import get_config
-from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
+from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJobs
 from jobs_ui.executors import get_executor
 from jobs_ui.jsonutil import encode_limited
 from jobs_ui.models import Job
@@ -91,13 +93,18 @@ def create_job(
     *,
     owner: Any = None,
     public: bool | None = None,
+    caller: Any = None,
 ) -> Job:
-    """Write the ``Job`` row and hand it to its executor once the transaction commits."""
+    """Write the ``Job`` row and hand it to its executor once the transaction commits.
+
+    For a unique task, an unfinished job with the same key is returned instead; with
+    ``caller`` (the user launching), one that ``caller`` may not see raises ``JobAlreadyRunning``.
+    """
     args, kwargs = validate_arguments(task, args, kwargs)
     config = get_config()
     job = new_job(task, args, kwargs, owner=owner, public=public)
     if task.unique:
-        job.unique_key = hashlib.sha256(json.dumps([args, kwargs], sort_keys=True).encode()).hexdigest()
+        job.unique_key = unique_key(task, args, kwargs, owner)
     using = router.db_for_write(Job)
     capped = owner is not None and config["MAX_UNFINISHED_JOBS_PER_USER"] is not None
     if not capped and not task.unique:
@@ -105,7 +112,9 @@ def create_job(
         # inside the caller's transaction, dispatch still waits for its commit. When
         # dispatching is only a NOTIFY, the INSERT sends it itself (on commit).
         executor = get_executor(job.executor)
-        _hand_over(job, using, executor, notified=_insert(job, using, executor))
+        notified = _insert(job, using, executor)
+        task_signals.enqueued(job, task)
+        _hand_over(job, using, executor, notified=notified)
         return job
     with transaction.atomic(using=using):
         if capped:
@@ -113,12 +122,15 @@ def create_job(
         if task.unique:
             existing = _insert_unique(job, using)
             if existing is not None:
+                if caller is not None and not existing.is_visible_to(caller):
+                    raise JobAlreadyRunning(_("The same job is already running; try again once it has finished."))
                 return existing
         executor = get_executor(job.executor)
         # Optimization: no savepoint; only a unique job's INSERT may fail on purpose.
         notified = False if task.unique else _insert(job, using, executor)
         if capped:
             _enforce_cap(owner, using)
+        task_signals.enqueued(job, task)
         _hand_over(job, using, executor, notified=notified)
     return job
 
@@ -144,6 +156,13 @@ def _hand_over(job: Job, using: str, executor: BaseExecutor, *, notified: bool) 
         # Sent with the commit, as the INSERT sends it.
         wakeups.notify_job(job.queue_name, job.pk)
     transaction.on_commit(lambda: dispatch(job), using=using)
+
+
+def unique_key(task: JobTask, args: list[Any], kwargs: dict[str, Any], owner: Any) -> str:
+    """The key that keeps one unfinished job of a unique ``task``: per owner (ownerless jobs share one), or global."""
+    scope = None if task.unique == "global" or owner is None else str(owner.pk)
+    text = json.dumps([task.unique == "global", scope, args, kwargs], sort_keys=True)
+    return hashlib.sha256(text.encode()).hexdigest()
 
 
 def _insert_unique(job: Job, using: str) -> Job | None:
@@ -183,13 +202,29 @@ def dispatch(job: Job) -> None:
     get_executor(job.executor).dispatch(job)
 
 
-def launch(task: JobTask, request: HttpRequest, *args: Any, public: bool | None = None, **kwargs: Any) -> Job:
+def launch(task: JobTask, request: HttpRequest, /, *args: Any, public: bool | None = None, **kwargs: Any) -> Job:
     """Create a job of ``task`` owned by ``request.user``.
 
-    ``public`` (keyword only, so a task cannot receive an argument of that
-    name through ``launch``) lets anyone with the link watch the job.
+    ``public`` lets anyone with the link watch the job. ``task`` and ``request``
+    are positional-only, so the task may have parameters of those names; a task
+    argument named ``public`` is given positionally, or through ``launch_with()``.
+    A unique task returns the unfinished job with the same arguments;
+    ``JobAlreadyRunning`` when that job is another user's (``unique="global"``) and not public.
     """
+    return launch_with(task, request, args, kwargs, public=public)
+
+
+def launch_with(
+    task: JobTask,
+    request: HttpRequest,
+    args: Sequence[Any] = (),
+    kwargs: Mapping[str, Any] | None = None,
+    *,
+    public: bool | None = None,
+) -> Job:
+    """``launch()`` with the task's arguments as a list and a dict, which may hold any names (``public`` too)."""
     user = getattr(request, "user", None)
     owner = user if user is not None and user.is_authenticated else None
     task.get_backend().validate_task(task)
-    return create_job(task, list(args), kwargs, owner=owner, public=public)
+    caller = user if user is not None else AnonymousUser()
+    return create_job(task, list(args), dict(kwargs or {}), owner=owner, public=public, caller=caller)

@@ -1,6 +1,5 @@
 from __future__ import annotations
 
-import uuid
 from datetime import datetime, timedelta
 from functools import lru_cache
 from typing import TYPE_CHECKING, Any
@@ -12,6 +11,8 @@ from django.db.models.functions import Now
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
+
+from jobs_ui.ids import new_job_id
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -88,7 +89,8 @@ class JobQuerySet(models.QuerySet["Job"]):
 class Job(models.Model):
     """One run of a task."""
 
-    id = models.UUIDField(primary_key=True, default=uuid.uuid4, editable=False)
+    # Time-ordered: ties of enqueued_at (one transaction, one statement) stay FIFO.
+    id = models.UUIDField(primary_key=True, default=new_job_id, editable=False)
     task_path = models.CharField(_("task"), max_length=255)
     backend = models.CharField(max_length=100, default="default")
     executor = models.CharField(max_length=20, default="thread")
@@ -134,6 +136,8 @@ class Job(models.Model):
     error_class = models.CharField(max_length=255, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     error_traceback = models.TextField(blank=True, default="")
+    # One entry per failed attempt, oldest first, bounded (see jobs_ui.finishing).
+    errors = models.JSONField(default=list, blank=True)
 
     result_store = models.CharField(max_length=20, blank=True, default="")
     result = models.JSONField(null=True, blank=True)

@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import logging
 import math
+import signal
 import threading
 import time
 import traceback
@@ -12,6 +14,7 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
+from jobs_ui import task_signals
 from jobs_ui.backend import JobTask, to_task_result
 from jobs_ui.conf import get_config
 from jobs_ui.context import JobContext, _State
@@ -54,8 +57,15 @@ def run_claimed(job: Job) -> None:
                 value = task.call(context, *job.args, **job.kwargs)
             else:
                 value = task.call(*job.args, **job.kwargs)
-        except Exception as e:
+        except BaseException as e:
+            if _interrupts_worker(e):
+                raise
+            context.settle_extra()
             _record_error(job, task, e)
+            return
+        context.settle_extra()
+        if context.timed_out:
+            _record_error(job, task, JobTimedOut())
             return
         _save_result(job, task.result_ttl, value)
     finally:
@@ -78,12 +88,36 @@ async def arun_claimed(job: Job) -> None:
                 value = await task.acall(context, *job.args, **job.kwargs)
             else:
                 value = await task.acall(*job.args, **job.kwargs)
-        except Exception as e:
+        except BaseException as e:
+            if _interrupts_worker(e) or isinstance(e, asyncio.CancelledError) and _being_cancelled():
+                raise
+            context.settle_extra()
             await sync_to_async(_record_error, thread_sensitive=False)(job, task, e)
+            return
+        context.settle_extra()
+        if context.timed_out:
+            await sync_to_async(_record_error, thread_sensitive=False)(job, task, JobTimedOut())
             return
         await sync_to_async(_save_result, thread_sensitive=False)(job, task.result_ttl, value)
     finally:
         _forget(job)
+
+
+def _interrupts_worker(error: BaseException) -> bool:
+    # Ctrl-C raises KeyboardInterrupt in the main thread only, where Python's own handler
+    # is installed; anywhere else the task raised it, and it fails the job like any error.
+    return (
+        isinstance(error, KeyboardInterrupt)
+        and threading.current_thread() is threading.main_thread()
+        and signal.getsignal(signal.SIGINT) is signal.default_int_handler
+    )
+
+
+def _being_cancelled() -> bool:
+    # The pool cancels the job's asyncio task (hard stop, shutdown); a CancelledError
+    # the task raised by itself fails the job.
+    current = asyncio.current_task()
+    return current is not None and current.cancelling() > 0
 
 
 def _prepare(job: Job, *, loop_safe: bool = False) -> tuple[JobTask, JobContext] | None:
@@ -93,9 +127,11 @@ def _prepare(job: Job, *, loop_safe: bool = False) -> tuple[JobTask, JobContext]
         fail(job, error_class=_class_path(e), message=str(e))
         return None
     publish(JobEvent.for_job(job, "started"))
+    task_result = to_task_result(job, task)
+    task_signals.started(job, task_result)
     deadline = time.monotonic() + task.timeout if task.timeout else None
     state = _State(last_cancel_check=math.inf) if loop_safe else _State()
-    context = JobContext(task_result=to_task_result(job, task), job=job, deadline=deadline, _state=state)
+    context = JobContext(task_result=task_result, job=job, deadline=deadline, _state=state)
     if job.cancel_requested_at is not None:
         context.request_cancel()
     with _running_lock:
@@ -108,7 +144,7 @@ def _forget(job: Job) -> None:
         _running.pop(str(job.pk), None)
 
 
-def _record_error(job: Job, task: JobTask, error: Exception) -> None:
+def _record_error(job: Job, task: JobTask, error: BaseException) -> None:
     if isinstance(error, JobCancelled):
         message = str(error) or "Cancelled."
         finish(job, JobStatus.CANCELLED, error_class=_class_path(error), error_message=message)
@@ -118,9 +154,19 @@ def _record_error(job: Job, task: JobTask, error: Exception) -> None:
         fail(
             job,
             error_class=_class_path(error),
-            message=str(error) or type(error).__name__,
+            message=_message(error),
             traceback="".join(traceback.format_exception(error)),
         )
+
+
+def _message(error: BaseException) -> str:
+    if isinstance(error, Exception):
+        return str(error) or type(error).__name__
+    # SystemExit, KeyboardInterrupt and the like: say what the task did.
+    if isinstance(error, SystemExit):
+        return f"The task raised SystemExit (exit code {error.code!r})."
+    detail = f": {error}" if str(error) else ""
+    return f"The task raised {type(error).__name__}{detail}."
 
 
 def _save_result(job: Job, ttl: int | None, value: object) -> None:

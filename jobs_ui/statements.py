@@ -84,8 +84,8 @@ def insert_job(alias: str, job: Job, *, notify: str = "", assign: bool = False) 
     With ``notify`` (PostgreSQL), the same statement sends ``NOTIFY notify, 'queue_name id'``,
     delivered when the row is committed (``jobs_ui.wakeups``). With ``assign`` (PostgreSQL,
     with ``notify``), it also takes a free slot a worker offers for the job's queue, if
-    any: the row is then written RUNNING for that worker, and the note names it
-    (``jobs_ui.assignment``).
+    any: the row is then written RUNNING for that worker, and the note names it, with no
+    job data (``jobs_ui.assignment``).
     """
     connection = connections[alias]
     fields, sql = _insert_statement(alias, bool(notify), assign)
@@ -134,10 +134,9 @@ def _insert_statement(alias: str, notify: bool, assign: bool = False) -> tuple[l
         if assign:
             from jobs_ui.assignment import assigned_note
 
-            note += assigned_note(alias, "new_job")
+            note += assigned_note(alias)
         returning += f", pg_notify(%s, {note})"
-    target = f"{table(alias)} AS new_job" if assign else table(alias)
-    sql = f"{prefix}INSERT INTO {target} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
+    sql = f"{prefix}INSERT INTO {table(alias)} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
     return fields, sql
 
 

@@ -13,6 +13,6 @@ urlpatterns = [
     path("<uuid:job_id>/progress/", views.job_progress, name="job_progress"),
     path("<uuid:job_id>/cancel/", views.job_cancel, name="job_cancel"),
     path("<uuid:job_id>/rerun/", views.job_rerun, name="job_rerun"),
-    path("<uuid:job_id>/status.json", views.job_status, name="job_status"),
-    path("<uuid:job_id>/result.json", views.job_result, name="job_result"),
+    path("<str:job_id>/status.json", views.job_status, name="job_status"),
+    path("<str:job_id>/result.json", views.job_result, name="job_result"),
 ]

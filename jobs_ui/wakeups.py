@@ -88,9 +88,10 @@ class ReadyListener:
     """Calls ``wake()`` when a job of one of ``queue_names`` is READY; listens from a thread of its own.
 
     With ``on_job``, calls ``on_job(job_id)`` instead for a new job whose id came with it.
-    With ``assigned=(worker_id, take)``, calls ``take(job_id, row)`` for a job given to that
-    worker (``jobs_ui.assignment``; ``row`` is its row as JSON, or "" when it did not fit in
-    the note); a job given to another worker is none of its business.
+    With ``assigned=(worker_id, take)``, calls ``take(job_id)`` for a job given to that
+    worker (``jobs_ui.assignment``); a job given to another worker is none of its business.
+    A note is only ever a wake-up: anyone who can connect may send one, so the callbacks
+    get ids, and what they run is read from the jobs table.
     Subclasses wait for the notes of their database in ``_listen()``.
     """
 
@@ -99,7 +100,7 @@ class ReadyListener:
         queue_names: Iterable[str],
         wake: Callable[[], None],
         on_job: Callable[[str], None] | None = None,
-        assigned: tuple[str, Callable[[str, str], object]] | None = None,
+        assigned: tuple[str, Callable[[str], object]] | None = None,
     ) -> None:
         self.queue_names = frozenset(queue_names)
         self.listening = threading.Event()
@@ -146,9 +147,10 @@ class ReadyListener:
         queue_name, _, job_id = payload.partition(" ")
         job_id, _, worker_id = job_id.partition(" ")
         if worker_id:
-            worker_id, _, row = worker_id.partition(" ")
+            # Whatever follows the worker's id is not ours to read.
+            worker_id = worker_id.partition(" ")[0]
             if self._assigned is not None and worker_id == self._assigned[0]:
-                self._assigned[1](job_id, row)
+                self._assigned[1](job_id)
             return
         if queue_name not in self.queue_names:
             return
@@ -209,7 +211,7 @@ def listening(
     queue_names: Iterable[str],
     wake: Callable[[], None],
     on_job: Callable[[str], None] | None = None,
-    assigned: tuple[str, Callable[[str, str], object]] | None = None,
+    assigned: tuple[str, Callable[[str], object]] | None = None,
 ) -> Iterator[ReadyListener | None]:
     """Call ``wake()`` for each job that becomes READY in ``queue_names`` meanwhile (PostgreSQL and SQLite).
 

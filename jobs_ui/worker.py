@@ -108,36 +108,17 @@ class Worker:
         self.pool.submit(job)
         return True
 
-    def assigned(self) -> tuple[str, Callable[[str, str], object]] | None:
+    def assigned(self) -> tuple[str, Callable[[str], object]] | None:
         """What a listener of this worker calls for a job given to it (``wakeups.listening(assigned=...)``)."""
         return (self.id, self.take_assigned) if self.offers is not None else None
 
-    def take_assigned(self, job_id: str, row: str = "") -> bool:
+    def take_assigned(self, job_id: str) -> bool:
         """From the listener's thread: start the job ``job_id`` given to this worker (``jobs_ui.assignment``).
 
-        ``row`` is the job's row as JSON, from its note; without it, the row is read.
-        The job starts before its mark (``started_at``) is written: the INSERT that gave it
-        here was committed, and the mark only tells the reaper the worker had it.
+        The note only names it: the job is what the pick-up reads from its row, if that row
+        says it was given here and not picked up yet.
         """
-        alias = router.db_for_write(Job)
-        if not row:
-            return self.pick_up(assignment.note_job_ids(job_id)) > 0
-        try:
-            job = assignment.job_from_note(alias, row)
-        except ValueError:
-            logger.exception("Could not read the note of job %s given to this worker; reading its row", job_id)
-            return self.pick_up(assignment.note_job_ids(job_id)) > 0
-        if not self._first_sight(job.pk):
-            return False
-        started = self._start_assigned(job, time.monotonic())
-        # After the start: this may wait for the feed writing the offers.
-        self._taken(1)
-        if started:
-            try:
-                assignment.mark_started(alias, self.id, job.pk)
-            except Exception:
-                logger.exception("Could not mark job %s started", job.pk)
-        return started
+        return self.pick_up(assignment.note_job_ids(job_id)) > 0
 
     def _taken(self, count: int) -> None:
         if self.offers is not None and self.offers.taken(count):
@@ -156,6 +137,9 @@ class Worker:
             with self._taken_lock:
                 self._seen.difference_update(ids)
             logger.exception("Could not pick up job(s) %s given to this worker; the heartbeat tries again", ids)
+            return 0
+        if not jobs:
+            # None was given here (a note anyone could send): the offers stand as they are.
             return 0
         picked_at = time.monotonic()
         started = sum(self._start_assigned(job, picked_at) for job in jobs)

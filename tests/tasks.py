@@ -2,6 +2,7 @@ from __future__ import annotations
 
 import asyncio
 import os
+import sys
 import threading
 import time
 from typing import Any
@@ -9,7 +10,7 @@ from typing import Any
 from django.tasks import task
 
 from jobs_ui.context import JobContext
-from jobs_ui.exceptions import JobCancelled
+from jobs_ui.exceptions import InvalidProgress, JobCancelled
 
 # Tests wait on these instead of sleeping; ``shutdown`` ends every waiting task.
 gates: dict[str, threading.Event] = {}
@@ -82,6 +83,11 @@ def flaky(key: str) -> int:
 
 @task(unique=True)
 def unique_job(value: int) -> int:
+    return value
+
+
+@task(unique="global")
+def unique_global_job(value: int) -> int:
     return value
 
 
@@ -187,8 +193,10 @@ def first_attempt_stalls(context: JobContext, path: str, seconds: float, check: 
     With ``check``, attempt 1 asks whether to stop once awake, and appends why it stops.
     """
     mine = f"attempt {context.attempt} pid {os.getpid()}"
-    append(path, f"start {mine}")
+    # Written before "start" is appended: a test that freezes the worker once it sees
+    # "start" freezes it in the stall, not inside progress() (which would stop it there).
     context.progress(1, 3, f"{mine} started")
+    append(path, f"start {mine}")
     if context.attempt == 1:
         threading.Event().wait(seconds)
         if check:
@@ -271,3 +279,88 @@ async def async_progress(context: JobContext, gate: str) -> str:
 @task(takes_context=True)
 async def async_sync_progress(context: JobContext) -> None:
     context.progress(1, 2, "blocks the loop")
+
+
+# SystemExit, KeyboardInterrupt, cancel and timeout at progress(), capped progress,
+# the history of failed attempts (tests/test_running.py, test_context.py, test_finishing.py).
+
+
+@task()
+def exits(code: int) -> None:
+    sys.exit(code)
+
+
+@task()
+def interrupts() -> None:
+    raise KeyboardInterrupt
+
+
+@task()
+async def async_exits(code: int) -> None:
+    await asyncio.sleep(0)
+    sys.exit(code)
+
+
+@task(takes_context=True)
+def progress_until_stopped(context: JobContext, path: str = "") -> None:
+    """Only calls progress(), never check_cancelled(); appends why it stopped to ``path``."""
+    i = 0
+    try:
+        while not shutdown.wait(0.02):
+            i += 1
+            context.progress(i, None, "running")
+    except Exception as e:
+        if path:
+            append(path, f"stopped: {type(e).__name__}")
+        raise
+
+
+@task(takes_context=True, timeout=0.3)
+def progress_past_timeout(context: JobContext) -> None:
+    progress_until_stopped.func(context)
+
+
+@task(timeout=0.3)
+def overruns_timeout() -> str:
+    """Never looks at its context, and returns after its timeout has passed."""
+    threading.Event().wait(0.6)
+    return "too late"
+
+
+@task(timeout=0.3)
+async def async_overruns_timeout() -> str:
+    # Past its timeout, short of the hard stop (timeout + HARD_STOP_GRACE in tests).
+    await asyncio.sleep(0.45)
+    return "too late"
+
+
+@task(takes_context=True)
+def long_message(context: JobContext, size: int) -> None:
+    context.progress(1, 2, "x" * size)
+    context.progress(2, 2, "y" * size)
+
+
+@task(takes_context=True)
+def large_extra(context: JobContext, size: int, catch: bool = False) -> str:
+    context.extra["small"] = 1
+    context.flush()
+    context.extra["blob"] = "x" * size
+    try:
+        context.progress(1, 2, "too large")
+    except InvalidProgress:
+        if not catch:
+            raise
+        # Again, never written by progress(): the final write must not keep it either.
+        context.extra["blob"] = "x" * size
+    return "went on"
+
+
+@task(retries=11, retry_delay=0)
+def fails_every_time(label: str) -> None:
+    raise RuntimeError(f"{label} failed")
+
+
+@task()
+def named_like_launch(task: str = "", request: str = "", public: str = "") -> dict[str, str]:
+    """Parameters named like launch()'s own (and the button's ``public`` option)."""
+    return {"task": task, "request": request, "public": public}

@@ -4,14 +4,18 @@ from __future__ import annotations
 
 import json
 import signal
+import uuid
 from collections.abc import Callable
 from datetime import timedelta
+from typing import Any
 
+import psycopg
 import pytest
-from django.db import connection, connections
+from django.db import connection, connections, transaction
+from django.test import RequestFactory
 from django.utils import timezone
 
-from jobs_ui import assignment, statements, wakeups
+from jobs_ui import assignment, launch, statements, wakeups
 from jobs_ui.models import Job, JobStatus, Worker, WorkerSlot, WorkerState
 from jobs_ui.options import WorkerOptions
 from jobs_ui.recovery import recover_lost_jobs
@@ -101,28 +105,31 @@ class TestAssignedInsert:
         assert job.worker_id == ""
         assert WorkerSlot.objects.count() == 1
 
-    def test_the_note_names_the_worker_and_carries_the_row(self, worker_jobs):
+    def test_the_note_names_the_job_and_the_worker_only(self, worker_jobs):
         offer()
         launched = []
         payload = note_of(lambda: launched.append(tasks.echo.enqueue({"nested": [1, "two"]})))
-        queue_name, job_id, worker_id, row = payload.split(" ", 3)
-        assert (queue_name, job_id, worker_id) == ("default", str(launched[0].id), "worker-a")
-        from_note = assignment.job_from_note("default", row)
-        stored = Job.objects.get(pk=launched[0].id)
-        for field in Job._meta.concrete_fields:
-            assert getattr(from_note, field.attname) == getattr(stored, field.attname), field.name
+        assert payload == f"default {launched[0].id} worker-a"
 
-    def test_a_row_too_long_for_the_note_is_left_out(self, worker_jobs):
-        offer()
-        payload = note_of(lambda: tasks.echo.enqueue("x" * (assignment.NOTE_ROW_LIMIT + 1)))
-        queue_name, job_id, worker_id = payload.split(" ")
-        assert worker_id == "worker-a"
-
-    def test_an_unreadable_note_row_is_an_error(self):
-        with pytest.raises(ValueError, match="Expecting value"):
-            assignment.job_from_note("default", "not json")
-        with pytest.raises(ValueError, match="Not a job row"):
-            assignment.job_from_note("default", json.dumps({"id": "1"}))
+    def test_the_pick_up_reads_and_marks_only_a_job_given_to_that_worker(self, worker_jobs):
+        offer("worker-a")
+        given = Job.objects.get(pk=tasks.echo.enqueue("given").id)
+        ready = Job.objects.get(pk=tasks.echo.enqueue("ready").id)
+        alias = statements.using()
+        assert assignment.pick_up(alias, "worker-b", [given.pk]) == []
+        assert assignment.pick_up(alias, "worker-a", [ready.pk, uuid.uuid4()]) == []
+        [picked] = assignment.pick_up(alias, "worker-a", [given.pk])
+        assert (picked.pk, picked.args, picked.status, picked.worker_id) == (
+            given.pk,
+            ["given"],
+            JobStatus.RUNNING,
+            "worker-a",
+        )
+        assert picked.started_at is not None
+        assert Job.objects.get(pk=given.pk).started_at == picked.started_at
+        # Once.
+        assert assignment.pick_up(alias, "worker-a", [given.pk]) == []
+        assert Job.objects.filter(pk=ready.pk, status=JobStatus.READY, started_at=None).exists()
 
 
 class TestRecovery:
@@ -137,7 +144,7 @@ class TestRecovery:
     def test_a_job_its_worker_picked_up_is_lost_with_it(self, worker_jobs):
         offer("worker-gone")
         job_id = tasks.echo.enqueue("lost").id
-        assignment.mark_started(statements.using(), "worker-gone", Job.objects.get(pk=job_id).pk)
+        assert assignment.pick_up(statements.using(), "worker-gone", [Job.objects.get(pk=job_id).pk])
         assert recover_lost_jobs(timeout=0) == 1
         job = Job.objects.get(pk=job_id)
         assert job.status == JobStatus.FAILED
@@ -242,3 +249,81 @@ def test_a_stopping_worker_hands_back_what_was_given_to_it_and_never_reached_it(
     job.refresh_from_db()
     assert (job.status, job.attempts, job.max_attempts, job.worker_id) == (JobStatus.READY, 1, 2, "")
     assert not WorkerSlot.objects.exists()
+
+
+@pytest.fixture
+def outsider():
+    """A connection of a role that may only connect to the test database (as any other role of the cluster may)."""
+    database = connection.settings_dict
+    role = f"jobs_ui_outsider_{uuid.uuid4().hex[:8]}"
+    with connection.cursor() as cursor:
+        cursor.execute(f'CREATE ROLE "{role}" LOGIN')
+        cursor.execute(f'GRANT CONNECT ON DATABASE "{database["NAME"]}" TO "{role}"')
+    outside = psycopg.connect(
+        host=database["HOST"], port=database["PORT"], dbname=database["NAME"], user=role, autocommit=True
+    )
+    try:
+        yield outside
+    finally:
+        outside.close()
+        with connection.cursor() as cursor:
+            cursor.execute(f'REVOKE CONNECT ON DATABASE "{database["NAME"]}" FROM "{role}"')
+            cursor.execute(f'DROP ROLE "{role}"')
+
+
+def _forged_row(**fields: Any) -> dict[str, Any]:
+    """A job row as JSON, in the shape an assigned job's note once carried; never committed."""
+    with transaction.atomic():
+        job = Job.objects.create(**fields)
+        with connection.cursor() as cursor:
+            cursor.execute(f"SELECT to_jsonb(j)::text FROM {Job._meta.db_table} AS j WHERE id = %s", [job.pk])
+            [(text,)] = cursor.fetchall()
+        transaction.set_rollback(True)
+    row: dict[str, Any] = json.loads(text)
+    return row
+
+
+def test_a_role_that_only_connects_reads_no_job_data_and_its_forged_notes_run_nothing(
+    start_worker, lines, outsider, alice
+):
+    # No heartbeat meanwhile: its renewal of the offers could make the launch below miss them.
+    worker = start_worker("--concurrency", "2", "--heartbeat", "30")
+    row = wait_until(_worker_row, what="the worker to start")
+    wait_until(lambda: _offered(row.id) == 2, what="two offered slots")
+    waiting = tasks.append_line.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(lines.path, "waiting")
+    outsider.execute(f"LISTEN {wakeups.CHANNEL}")
+    before = Job.objects.filter(pk=waiting.id).values().get()
+    made_up = uuid.uuid4()
+    running_here = {"executor": "worker", "status": JobStatus.RUNNING, "attempts": 1, "worker_id": row.id}
+    old_format = _forged_row(
+        id=made_up, task_path="tests.tasks.append_line", args=[lines.path, "forged"], **running_here
+    )
+    taken_over = _forged_row(
+        id=uuid.uuid4(), task_path="tests.tasks.append_line", args=[lines.path, "taken over"], **running_here
+    )
+    taken_over["id"] = waiting.id
+    notes = [
+        f"default {made_up} {row.id} {json.dumps(old_format)}",
+        f"default {made_up} {row.id}",
+        f"default {waiting.id} {row.id} {json.dumps(taken_over)}",
+        f"default {waiting.id} {row.id}",
+    ]
+    for note in notes:
+        outsider.execute("SELECT pg_notify(%s, %s)", [wakeups.CHANNEL, note])
+    # Notes arrive in the order they were committed: the real job comes after the forged ones.
+    request = RequestFactory().get("/")
+    request.user = alice
+    launched = launch(tasks.append_line, request, lines.path, "secret argument")
+    launched.refresh_from_db()
+    assert launched.worker_id == row.id
+    done = wait_for_status(launched.pk, JobStatus.SUCCESSFUL)
+    assert done.attempts == 1
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert lines.read() == ["secret argument"]
+    assert not Job.objects.filter(pk=made_up).exists()
+    assert Job.objects.filter(pk=waiting.id).values().get() == before
+    assert Job.objects.count() == 2
+    # What the outsider heard: its own notes, then the real job's ids and queue, no arguments and no owner.
+    heard = [note.payload for note in outsider.notifies(timeout=1, stop_after=len(notes) + 1)]
+    assert heard == [*notes, f"default {launched.pk} {row.id}"]

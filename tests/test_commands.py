@@ -3,14 +3,24 @@
 from __future__ import annotations
 
 import json
+import os
+import signal
+import subprocess
+import sys
 from datetime import timedelta
 from io import StringIO
+from pathlib import Path
 
 import pytest
+from django.conf import settings
 from django.core.management import CommandError, call_command
+from django.db import connection
 from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
+from tests.waiting import wait_for_status
+
+ROOT = Path(__file__).resolve().parent.parent
 
 pytestmark = pytest.mark.django_db
 
@@ -39,6 +49,12 @@ class TestCreate:
         run("jobs_ui_create", "tests.tasks.add", "--args", "[1]", "--priority", "7")
         assert Job.objects.get().priority == 7
 
+    def test_worker_job_says_where_it_waits(self):
+        err = StringIO()
+        call_command("jobs_ui_create", "tests.tasks.add", "--args", "[1]", stdout=StringIO(), stderr=err)
+        job = Job.objects.get()
+        assert err.getvalue() == f"Job {job.pk} waits on queue 'default' for a jobs_ui_worker process.\n"
+
     @pytest.mark.parametrize(
         ("args", "error"),
         [
@@ -57,6 +73,73 @@ class TestCreate:
         with pytest.raises(CommandError, match=error):
             run("jobs_ui_create", *args)
         assert not Job.objects.exists()
+
+
+def create_command(*args):
+    """``python -m django jobs_ui_create ARGS`` on the test database, with thread jobs."""
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "JOBS_UI_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+        "JOBS_UI_TEST_OVERRIDES": json.dumps({**settings.JOBS_UI, "EXECUTOR": "thread"}),
+    }
+    return subprocess.Popen(
+        [sys.executable, "-m", "django", "jobs_ui_create", *args],
+        cwd=ROOT,
+        env=env,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
+
+
+@pytest.mark.django_db(transaction=True)
+class TestCreateThreadJob:
+    def test_runs_in_this_process_which_waits_for_it(self):
+        command = create_command("tests.tasks.count", "--kwargs", '{"n": 3}')
+        out, err = command.communicate(timeout=60)
+        assert command.returncode == 0, err
+        job = Job.objects.get()
+        assert out == f"{job.pk}\n"
+        first, *progress, last = err.splitlines()
+        assert first == (
+            f"Job {job.pk} runs in the thread pool of this process; waiting for it to finish"
+            " (Ctrl-C hands it back as READY for a web process)."
+        )
+        # Progress lines as the command saw them: the last one at least.
+        assert progress[-1] == "  3/3 Counted 3"
+        assert set(progress) <= {"  1/3 Counted 1", "  2/3 Counted 2", "  3/3 Counted 3"}
+        assert last == f"Job {job.pk} SUCCESSFUL."
+        assert (job.status, job.result) == (JobStatus.SUCCESSFUL, 3)
+
+    def test_failed_job_exits_1(self):
+        command = create_command("tests.tasks.explode", "--args", '["boom"]')
+        out, err = command.communicate(timeout=60)
+        job = Job.objects.get()
+        assert command.returncode == 1
+        assert err.splitlines()[-1] == f"CommandError: Job {job.pk} FAILED: boom"
+        assert job.status == JobStatus.FAILED
+
+    def test_ctrl_c_hands_the_job_back(self, tmp_path):
+        command = create_command(
+            "tests.tasks.append_when_file_exists",
+            "--args",
+            json.dumps([str(tmp_path / "out"), "done", str(tmp_path / "gate")]),
+        )
+        try:
+            assert command.stdout is not None
+            job_id = command.stdout.readline().strip()
+            wait_for_status(job_id, JobStatus.RUNNING)
+            command.send_signal(signal.SIGINT)
+            _, err = command.communicate(timeout=60)
+        finally:
+            if command.poll() is None:
+                command.kill()
+                command.communicate()
+        assert command.returncode == 130, err
+        assert err.splitlines()[-1] == f"CommandError: Interrupted; job {job_id} is READY.", err
+        job = Job.objects.get(pk=job_id)
+        assert (job.status, job.attempts, job.max_attempts) == (JobStatus.READY, 1, 2)
 
 
 def finished(status, hours_ago, **fields):

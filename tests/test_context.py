@@ -122,3 +122,62 @@ def test_a_cancel_request_still_reads_as_one(tmp_path):
     job = wait_for_status(result.id, JobStatus.CANCELLED)
     assert lines.read() == ["stopped: Cancelled on request."]
     assert job.error_message == "Cancelled on request."
+
+
+def test_progress_raises_once_a_cancel_is_requested(tmp_path):
+    import jobs_ui
+    from tests.worker_fixtures import Lines
+
+    lines = Lines(tmp_path / "lines")
+    result = tasks.progress_until_stopped.enqueue(lines.path)
+    wait_until(lambda: Job.objects.filter(pk=result.id, progress_done__gt=0).exists(), what="progress")
+    # Another process's cancel: only the database knows of it.
+    Job.objects.filter(pk=result.id).update(cancel_requested_at=timezone.now())
+    job = wait_for_status(result.id, JobStatus.CANCELLED, JobStatus.SUCCESSFUL, JobStatus.FAILED)
+    assert (job.status, job.error_message) == (JobStatus.CANCELLED, "Cancelled on request.")
+    assert lines.read() == ["stopped: JobCancelled"]
+    # And a cancel made in this process reaches it at once.
+    second = tasks.progress_until_stopped.enqueue(lines.path)
+    wait_until(lambda: Job.objects.filter(pk=second.id, progress_done__gt=0).exists(), what="progress")
+    jobs_ui.cancel(Job.objects.get(pk=second.id))
+    assert wait_for_status(second.id, JobStatus.CANCELLED, JobStatus.SUCCESSFUL).status == JobStatus.CANCELLED
+
+
+def test_progress_raises_past_the_timeout():
+    result = tasks.progress_past_timeout.enqueue()
+    job = wait_for_status(result.id, JobStatus.FAILED, JobStatus.SUCCESSFUL, JobStatus.CANCELLED)
+    assert (job.status, job.error_class, job.error_message) == (
+        JobStatus.FAILED,
+        "jobs_ui.exceptions.JobTimedOut",
+        "Timed out after 0.3 s.",
+    )
+
+
+def test_a_long_progress_message_is_cut():
+    from jobs_ui.context import MESSAGE_LIMIT
+
+    result = tasks.long_message.enqueue(2 * 1024 * 1024)
+    job = wait_for_status(result.id, JobStatus.SUCCESSFUL)
+    assert len(job.progress_message) == MESSAGE_LIMIT
+    assert job.progress_message == "y" * (MESSAGE_LIMIT - 1) + "…"
+
+
+def test_an_oversized_extra_fails_the_task_with_a_clear_error():
+    from jobs_ui.context import EXTRA_LIMIT
+
+    result = tasks.large_extra.enqueue(EXTRA_LIMIT)
+    job = wait_for_status(result.id, JobStatus.FAILED, JobStatus.SUCCESSFUL)
+    assert job.error_class == "jobs_ui.exceptions.InvalidProgress"
+    assert job.error_message.startswith("context.extra too large: ")
+    assert job.error_message.endswith(f"over the limit of {EXTRA_LIMIT} bytes.")
+    # What was written before stays; the oversized value is not written, not even at the end.
+    assert job.extra == {"small": 1}
+
+
+def test_an_oversized_extra_the_task_ignores_is_not_kept(caplog):
+    from jobs_ui.context import EXTRA_LIMIT
+
+    result = tasks.large_extra.enqueue(EXTRA_LIMIT, catch=True)
+    job = wait_for_status(result.id, JobStatus.SUCCESSFUL, JobStatus.FAILED)
+    assert (job.status, job.result, job.extra) == (JobStatus.SUCCESSFUL, "went on", {"small": 1})
+    assert f"Job {result.id}: context.extra too large: " in caplog.text

@@ -87,3 +87,22 @@ def test_a_value_too_long_for_its_column_fails_the_whole_batch():
     with pytest.raises(DatabaseError):
         write([(first, {**values, "error_class": "x"}), (second, {**values, "error_class": "x" * 300})])
     assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.RUNNING}
+
+
+def test_the_errors_of_attempts_are_written_with_them_fenced():
+    first, second, lost = claimed(3)
+    Job.objects.filter(pk=lost.pk).update(attempts=5, errors=[{"attempt": 5}])
+    entry = {"attempt": 1, "at": "2026-01-01T00:00:00+00:00", "class": "builtins.ValueError", "message": "m"}
+    values = {"status": JobStatus.FAILED, "finished_at": Now(), "error_class": "builtins.ValueError"}
+    written = write(
+        [
+            (first, {**values, "errors": [entry]}),
+            (second, {**values, "errors": [{"attempt": 0}, entry]}),
+            (lost, {**values, "errors": [entry]}),
+        ]
+    )
+    assert [row is None for row in written] == [False, False, True]
+    rows = {job.pk: job for job in Job.objects.all()}
+    assert rows[first.pk].errors == [entry]
+    assert rows[second.pk].errors == [{"attempt": 0}, entry]
+    assert rows[lost.pk].errors == [{"attempt": 5}]

@@ -4,12 +4,15 @@ import threading
 from typing import cast
 
 import pytest
+from django.contrib.auth.models import AnonymousUser
 from django.db import connections
+from django.tasks import task
+from django.tasks.exceptions import InvalidTask
 from django.test import RequestFactory
 
-from jobs_ui import launch
+from jobs_ui import launch, launch_with
 from jobs_ui.backend import JobTask
-from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs
+from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJobs
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
 from tests.waiting import wait_for_status
@@ -64,8 +67,6 @@ class TestLaunchValidation:
         assert not launch(tasks.echo, request_for(alice), 1).public
 
     def test_anonymous_launch_has_no_owner(self):
-        from django.contrib.auth.models import AnonymousUser
-
         assert launch(tasks.echo, request_for(AnonymousUser()), 1).owner is None
 
     def test_cap_on_unfinished_jobs(self, alice, bob, settings):
@@ -87,6 +88,37 @@ class TestLaunchValidation:
         Job.objects.filter(pk=first.pk).update(status=JobStatus.SUCCESSFUL)
         assert launch(tasks.unique_job, request_for(alice), 7).pk != first.pk
 
+    def test_unique_is_per_owner(self, alice, bob):
+        alices = launch(tasks.unique_job, request_for(alice), 7)
+        bobs = launch(tasks.unique_job, request_for(bob), 7)
+        assert bobs.pk != alices.pk
+        assert bobs.owner == bob
+        assert launch(tasks.unique_job, request_for(bob), 7).pk == bobs.pk
+        # Ownerless jobs share one key space, apart from every owner's.
+        ownerless = tasks.unique_job.enqueue(7)
+        assert ownerless.id not in (str(alices.pk), str(bobs.pk))
+        assert tasks.unique_job.enqueue(7).id == ownerless.id
+        assert Job.objects.filter(task_path="tests.tasks.unique_job", owner=None).count() == 1
+
+    def test_global_unique_job_of_another_user_is_not_handed_out(self, alice, bob):
+        alices = launch(tasks.unique_global_job, request_for(alice), 7)
+        with pytest.raises(JobAlreadyRunning, match="already running"):
+            launch(tasks.unique_global_job, request_for(bob), 7)
+        anonymous = AnonymousUser()
+        with pytest.raises(JobAlreadyRunning):
+            launch(tasks.unique_global_job, request_for(anonymous), 7)
+        assert Job.objects.count() == 1
+        assert launch(tasks.unique_global_job, request_for(alice), 7).pk == alices.pk
+        # Shared across owners: plain enqueue() gets the same job, and so does anyone once it is public.
+        assert tasks.unique_global_job.enqueue(7).id == str(alices.pk)
+        Job.objects.filter(pk=alices.pk).update(public=True)
+        assert launch(tasks.unique_global_job, request_for(bob), 7).pk == alices.pk
+        assert launch(tasks.unique_global_job, request_for(bob), 8).owner == bob
+
+    def test_an_unknown_unique_option_is_invalid(self):
+        with pytest.raises(InvalidTask, match="unique must be"):
+            task(unique="everyone")(tasks.echo.func)  # type: ignore[call-overload]
+
     def test_run_in_thread_returns_the_result_url(self, alice):
         request = request_for(alice)
         url = tasks.echo.run_in_thread(args=(5,), request=request)  # type: ignore[attr-defined]
@@ -94,6 +126,37 @@ class TestLaunchValidation:
         assert url == f"http://testserver/jobs/{job.pk}/result.json"
         assert job.owner == alice
         assert not job.public
+
+
+@pytest.mark.django_db
+class TestParametersNamedLikeLaunchOptions:
+    @pytest.mark.parametrize("name", ["task", "request"])
+    def test_task_and_request_go_to_the_task(self, alice, name):
+        job = launch(tasks.named_like_launch, request_for(alice), **{name: "given"})
+        assert job.kwargs == {name: "given"}
+        assert job.owner == alice
+
+    def test_public_is_launch_option(self, alice):
+        job = launch(tasks.named_like_launch, request_for(alice), public=True)
+        assert job.kwargs == {}
+        assert job.public is True
+
+    def test_public_task_argument_positionally(self, alice):
+        job = launch(tasks.named_like_launch, request_for(alice), "", "", "given")
+        assert job.args == ["", "", "given"]
+        assert job.public is False
+
+    def test_public_task_argument_through_launch_with(self, alice):
+        job = launch_with(tasks.named_like_launch, request_for(alice), [], {"public": "given"}, public=True)
+        assert job.kwargs == {"public": "given"}
+        assert job.owner == alice
+        assert job.public is True
+
+    def test_run_in_thread_passes_a_public_task_argument(self, alice):
+        tasks.named_like_launch.run_in_thread(kwargs={"public": "given"}, request=request_for(alice))  # type: ignore[attr-defined]
+        job = Job.objects.get()
+        assert job.kwargs == {"public": "given"}
+        assert job.public is False
 
 
 @pytest.mark.django_db(transaction=True)

@@ -9,7 +9,7 @@ from typing import Any
 import pytest
 from django.db import connection, connections
 
-from jobs_ui import claiming, feeds, publishing, wakeups
+from jobs_ui import claiming, feeds, message_claims, publishing, wakeups
 from jobs_ui.dispatch import JobMessage
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from jobs_ui.options import WorkerOptions
@@ -39,12 +39,19 @@ class Seen:
         self.claims: list[tuple[Any, Any, Any]] = []
         self.messages: list[Any] = []
         self._lock = threading.Lock()
-        real_claim, real_handle = claiming.claim_wanted, feeds.BrokerFeed.handle
+        real_claim, real_claim_due, real_handle = claiming.claim_wanted, claiming.claim_due, feeds.BrokerFeed.handle
 
         def claim_wanted(worker_id: str, wanted: list[Any]) -> list[Job]:
             with self._lock:
                 self.claims.extend(wanted)
             return real_claim(worker_id, wanted)
+
+        def claim_due(**options: Any) -> list[Job]:
+            # A message claims what comes first in its queue: recorded as what each claimed row was.
+            jobs = real_claim_due(**options)
+            with self._lock:
+                self.claims.extend((job.pk, job.attempts - 1, job.task_path) for job in jobs)
+            return jobs
 
         def handle(feed: feeds.BrokerFeed, deliveries: list[Any]) -> int:
             started = real_handle(feed, deliveries)
@@ -53,6 +60,8 @@ class Seen:
             return started
 
         monkeypatch.setattr(feeds, "claim_wanted", claim_wanted)
+        monkeypatch.setattr(message_claims, "claim_wanted", claim_wanted)
+        monkeypatch.setattr(message_claims, "claim_due", claim_due)
         monkeypatch.setattr(feeds.BrokerFeed, "handle", handle)
 
     def received(self, job_id: Any) -> bool:

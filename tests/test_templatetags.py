@@ -72,6 +72,14 @@ class TestLaunchButton:
         output = render('{% launch_button "tests.tasks.add" 1 label=label %}', alice, label="<b>x</b>")
         assert "&lt;b&gt;x&lt;/b&gt;" in output
 
+    def test_says_what_went_wrong_when_the_server_cannot_answer(self, alice):
+        output = render('{% launch_button "tests.tasks.add" 1 %}', alice)
+        assert 'data-jobs-ui-error="The server could not be reached. Check your connection and try again."' in output
+        assert 'data-jobs-ui-error-session="Your session changed in another tab: reload the page and try again."' in (
+            output
+        )
+        assert 'data-jobs-ui-error-server="The server hit an error; the job was not started."' in output
+
     def test_anonymous_payload_has_no_user(self):
         assert payload_in(render('{% launch_button "tests.tasks.add" 1 %}'))["u"] is None
 
@@ -105,6 +113,19 @@ class TestLaunchButton:
         assert response.status_code == 200
         job = Job.objects.get()
         assert (job.args, job.kwargs, job.owner) == ([1], {"b": 2}, alice)
+
+    @pytest.mark.parametrize(
+        ("source", "args", "kwargs", "public"),
+        [
+            ('task="given"', [], {"task": "given"}, None),
+            ('request="given"', [], {"request": "given"}, None),
+            ('"" "" "given" public=True', ["", "", "given"], {}, True),
+        ],
+    )
+    def test_task_parameters_named_like_launch_options(self, alice, source, args, kwargs, public):
+        output = render(f'{{% launch_button "tests.tasks.named_like_launch" {source} %}}', alice)
+        data = payload_in(output)
+        assert (data["a"], data["k"], data["p"]) == (args, kwargs, public)
 
 
 class TestJobPanel:

@@ -9,6 +9,7 @@ from django.test import Client, override_settings
 from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
+from jobs_ui.views.launch_endpoint import sign_launch
 
 pytestmark = pytest.mark.django_db
 
@@ -125,6 +126,23 @@ class TestCancel:
         assert 'hx-confirm="Cancel this job?"' in body
         assert 'name="csrfmiddlewaretoken"' in body
 
+    def test_stale_csrf_token_is_a_whole_page_and_the_form_says_why(self, alice):
+        # The panel's script shows the form's own message for an answer that is a whole page.
+        job = make_job(alice)
+        client = Client(enforce_csrf_checks=True)
+        client.force_login(alice)
+        body = client.get(f"/jobs/{job.pk}/progress/", headers=HX).content.decode()
+        response = client.post(cancel_url(job), headers={**HX, "X-CSRFToken": "a" * 32})
+        assert response.status_code == 403
+        assert "<html" in response.content.decode()
+        form = re.search(r"<form [^>]*data-jobs-ui-cancel[^>]*>", body)
+        assert form
+        assert 'data-jobs-ui-error-session="Your session changed in another tab: reload the page and try again."' in (
+            form.group(0)
+        )
+        assert 'data-jobs-ui-error-server="The server hit an error; the job was not cancelled."' in form.group(0)
+        assert re.search(r'<span class="jobs-ui-action-error" role="alert" hidden data-testid="cancel-error">', body)
+
 
 class TestRerun:
     def test_owner_runs_a_finished_job_again(self, client, alice):
@@ -141,6 +159,22 @@ class TestRerun:
             True,
         )
         assert f'data-job-id="{new.pk}"' in response.content.decode()
+
+    @pytest.mark.parametrize("name", ["task", "request", "public"])
+    def test_task_parameters_named_like_launch_options(self, client, alice, name):
+        job = make_job(
+            alice,
+            task_path="tests.tasks.named_like_launch",
+            args=[],
+            kwargs={name: "given"},
+            status=JobStatus.SUCCESSFUL,
+            finished_at=timezone.now(),
+        )
+        client.force_login(alice)
+        response = client.post(rerun_url(job), headers=HX)
+        assert response.status_code == 200
+        new = Job.objects.exclude(pk=job.pk).get()
+        assert (new.kwargs, new.public) == ({name: "given"}, False)
 
     def test_without_javascript_redirects_to_the_new_job(self, client, alice):
         job = make_job(alice, status=JobStatus.SUCCESSFUL, finished_at=timezone.now())
@@ -174,6 +208,35 @@ class TestRerun:
         assert f'data-job-id="{job.pk}"' in body
         assert "unfinished jobs" in body
         assert Job.objects.count() == 2
+
+    def test_a_unique_job_runs_again_apart_from_another_users(self, client, alice, bob):
+        launched = self._launch_as(client, alice, "tests.tasks.unique_job")
+        bobs = make_job(bob, task_path="tests.tasks.unique_job", args=[7], kwargs={}, status=JobStatus.FAILED)
+        client.force_login(bob)
+        response = client.post(rerun_url(bobs), headers=HX)
+        assert response.status_code == 200
+        new = Job.objects.get(owner=bob, status=JobStatus.READY)
+        assert f'data-job-id="{new.pk}"' in response.content.decode()
+        assert str(launched.pk) not in response.content.decode()
+
+    def test_a_global_unique_job_of_another_user_is_409_without_its_panel(self, client, alice, bob):
+        alices = self._launch_as(client, alice, "tests.tasks.unique_global_job")
+        bobs = make_job(bob, task_path="tests.tasks.unique_global_job", args=[7], kwargs={}, status=JobStatus.FAILED)
+        client.force_login(bob)
+        response = client.post(rerun_url(bobs), headers=HX)
+        assert response.status_code == 409
+        body = response.content.decode()
+        assert "already running" in body
+        assert f'data-job-id="{bobs.pk}"' in body
+        assert str(alices.pk) not in body
+        assert Job.objects.count() == 2
+
+    @staticmethod
+    def _launch_as(client, user, task_path):
+        client.force_login(user)
+        payload = sign_launch(task_path, [7], {}, public=None, user_id=user.pk)
+        assert client.post("/jobs/launch/", {"payload": payload}, headers=HX).status_code == 200
+        return Job.objects.get(owner=user, status=JobStatus.READY, unique_key__gt="")
 
     def test_someone_elses_job_is_404(self, client, alice, bob):
         job = make_job(alice, status=JobStatus.SUCCESSFUL, finished_at=timezone.now(), public=True)

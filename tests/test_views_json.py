@@ -124,3 +124,94 @@ class TestJobStatus:
         assert body["cancel_requested"] is False
         assert body["enqueued_at"] is not None
         assert "error" not in body
+
+
+class TestJsonErrors:
+    @pytest.mark.parametrize("url", [status_url, result_url])
+    def test_someone_elses_job_is_a_json_404(self, client, alice, bob, url):
+        job = finished(alice, 1)
+        client.force_login(bob)
+        response = client.get(url(job))
+        assert response.status_code == 404
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"error": {"message": "No such job."}}
+
+    @pytest.mark.parametrize("name", ["status.json", "result.json"])
+    @pytest.mark.parametrize("job_id", [str(uuid.uuid4()), "not-a-uuid"])
+    def test_unknown_and_malformed_ids_are_json_404(self, client, alice, name, job_id):
+        client.force_login(alice)
+        response = client.get(f"/jobs/{job_id}/{name}")
+        assert response.status_code == 404
+        assert response.json() == {"error": {"message": "No such job."}}
+
+    @pytest.mark.parametrize("url", [status_url, result_url])
+    @pytest.mark.parametrize("method", ["post", "put", "delete"])
+    def test_other_methods_are_a_json_405_with_allow(self, client, alice, url, method):
+        job = finished(alice, 1)
+        client.force_login(alice)
+        response = getattr(client, method)(url(job))
+        assert response.status_code == 405
+        assert response["Allow"] == "GET, HEAD"
+        assert response["Content-Type"] == "application/json"
+        assert response.json() == {"error": {"message": f"Method {method.upper()} is not allowed here; use GET."}}
+
+    @pytest.mark.parametrize("url", [status_url, result_url])
+    def test_head_is_allowed(self, client, alice, url):
+        job = finished(alice, 1)
+        client.force_login(alice)
+        assert client.head(url(job)).status_code == 200
+
+
+UNREACHABLE_STORE = {
+    "RESULT_STORE": {"BACKEND": "jobs_ui.stores.rabbitmq.RabbitMQResultStore"},
+    "AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F",
+}
+
+
+class TestUnreadableResult:
+    def test_store_error_is_a_generic_503(self, client, alice, settings):
+        settings.JOBS_UI = {**settings.JOBS_UI, **UNREACHABLE_STORE}
+        job = finished(alice, None, public=True)
+        client.force_login(alice)
+        response = client.get(result_url(job))
+        assert response.status_code == 503
+        assert response["Retry-After"] == "5"
+        assert response.json() == {
+            "id": str(job.pk),
+            "status": "SUCCESSFUL",
+            "error": {"message": "The result cannot be read right now; try again shortly."},
+        }
+        client.logout()
+        assert "detail" not in client.get(result_url(job)).json()["error"]
+
+    def test_staff_get_the_detail(self, client, alice, staff, settings):
+        settings.JOBS_UI = {**settings.JOBS_UI, **UNREACHABLE_STORE}
+        job = finished(alice, None, public=True)
+        client.force_login(staff)
+        error = client.get(result_url(job)).json()["error"]
+        assert error["message"] == "The result cannot be read right now; try again shortly."
+        assert "Could not read the result of job" in error["detail"]
+        assert "127.0.0.1:1" in error["detail"]
+
+
+class TestCanceller:
+    def test_only_owner_and_staff_learn_who_cancelled(self, client, alice, bob, staff):
+        from jobs_ui.cancelling import cancel
+
+        job = cancel(make_job(alice, public=True), by=alice)
+        seen = {}
+        for user in (alice, staff, bob, None):
+            client.logout()
+            if user is not None:
+                client.force_login(user)
+            name = user.username if user else "anonymous"
+            seen[name] = (
+                client.get(status_url(job)).json()["error"]["message"],
+                client.get(result_url(job)).json()["error"]["message"],
+            )
+        assert seen == {
+            "alice": ("Cancelled by alice.", "Cancelled by alice."),
+            "staff": ("Cancelled by alice.", "Cancelled by alice."),
+            "bob": ("Cancelled.", "Cancelled."),
+            "anonymous": ("Cancelled.", "Cancelled."),
+        }

@@ -138,6 +138,36 @@ class TestLaunch:
         assert "unfinished jobs" in response.content.decode()
         assert Job.objects.count() == 1
 
+    def test_a_unique_job_is_per_user(self, client, alice, bob):
+        client.force_login(alice)
+        first = client.post(URL, {"payload": payload_for(alice, "tests.tasks.unique_job", (7,), {})}, headers=HX)
+        alices = Job.objects.get(owner=alice)
+        client.force_login(bob)
+        response = client.post(URL, {"payload": payload_for(bob, "tests.tasks.unique_job", (7,), {})}, headers=HX)
+        assert response.status_code == 200
+        bobs = Job.objects.get(owner=bob)
+        assert f'data-job-id="{bobs.pk}"' in response.content.decode()
+        assert str(alices.pk) not in response.content.decode()
+        assert f'data-job-id="{alices.pk}"' in first.content.decode()
+
+    def test_a_global_unique_job_of_another_user_is_409_without_its_panel(self, client, alice, bob):
+        client.force_login(alice)
+        client.post(URL, {"payload": payload_for(alice, "tests.tasks.unique_global_job", (7,), {})}, headers=HX)
+        alices = Job.objects.get()
+        client.force_login(bob)
+        payload = payload_for(bob, "tests.tasks.unique_global_job", (7,), {})
+        response = client.post(URL, {"payload": payload}, headers=HX)
+        assert response.status_code == 409
+        body = response.content.decode()
+        assert "already running" in body
+        assert 'role="alert"' in body
+        assert str(alices.pk) not in body
+        assert Job.objects.count() == 1
+        # Without JavaScript: the error page, not a redirect to the job.
+        response = client.post(URL, {"payload": payload})
+        assert response.status_code == 409
+        assert str(alices.pk) not in response.content.decode()
+
     def test_anonymous_htmx_is_403(self, client):
         response = client.post(URL, {"payload": payload_for(None)}, headers=HX)
         assert response.status_code == 403
@@ -152,6 +182,16 @@ class TestLaunch:
         assert response["Location"] == "/accounts/login/?next=/"
         assert not Job.objects.exists()
 
+    @pytest.mark.parametrize("name", ["task", "request", "public"])
+    def test_task_parameters_named_like_launch_options(self, client, alice, name):
+        client.force_login(alice)
+        payload = payload_for(alice, "tests.tasks.named_like_launch", args=(), kwargs={name: "given"}, public=True)
+        response = client.post(URL, {"payload": payload}, headers=HX)
+        assert response.status_code == 200
+        job = Job.objects.get()
+        assert job.kwargs == {name: "given"}
+        assert job.public is True
+
     def test_get_is_not_allowed(self, client, alice):
         client.force_login(alice)
         assert client.get(URL).status_code == 405
@@ -160,6 +200,19 @@ class TestLaunch:
         client = Client(enforce_csrf_checks=True)
         client.force_login(alice)
         assert client.post(URL, {"payload": payload_for(alice)}, headers=HX).status_code == 403
+        assert not Job.objects.exists()
+
+    def test_stale_csrf_token_is_a_whole_page_unlike_the_views_refusals(self, client, alice):
+        # The button's script swaps fragments in, and says its own message for a whole page.
+        stale = Client(enforce_csrf_checks=True)
+        stale.force_login(alice)
+        stale.get("/jobs/")
+        response = stale.post(URL, {"payload": payload_for(alice)}, headers={**HX, "X-CSRFToken": "a" * 32})
+        assert response.status_code == 403
+        assert "<html" in response.content.decode()
+        refusal = client.post(URL, {"payload": payload_for(None)}, headers=HX)
+        assert refusal.status_code == 403
+        assert "<html" not in refusal.content.decode()
         assert not Job.objects.exists()
 
     def test_csrf_header_as_htmx_sends_it(self, alice):

@@ -203,6 +203,13 @@ class TestJobList:
         response = client.get("/jobs/", {"cursor": cursor})
         assert response.status_code == 400
 
+    @pytest.mark.parametrize("stamp", ["0001-01-01T00:00:00+01:00", "9999-12-31T23:59:59-12:00"])
+    def test_cursor_out_of_range_is_400(self, client, alice, stamp):
+        client.force_login(alice)
+        response = client.get("/jobs/", {"cursor": f"{stamp}~{uuid.uuid4()}"})
+        assert response.status_code == 400
+        assert "This page link is not valid" in response.content.decode()
+
     def test_cursor_round_trip(self, alice):
         job = make_job(alice)
         job.refresh_from_db()
@@ -235,3 +242,41 @@ class TestJobList:
         body = client.get("/jobs/").content.decode()
         assert "<script>x" not in body
         assert "&lt;script&gt;x&lt;/script&gt;" in body
+
+
+class TestAttemptHistory:
+    ERRORS = [
+        {
+            "attempt": 1,
+            "at": "2026-01-02T03:04:05+00:00",
+            "class": "builtins.RuntimeError",
+            "message": "<b>first</b>",
+            "traceback": "Traceback: <secret path>",
+        },
+        {"attempt": 2, "at": "2026-01-02T03:04:09+00:00", "class": "builtins.ValueError", "message": "second"},
+    ]
+
+    def test_the_page_lists_failed_attempts_escaped_oldest_first(self, client, alice):
+        job = make_job(alice, status=JobStatus.FAILED, errors=self.ERRORS, error_traceback="tb")
+        client.force_login(alice)
+        html = client.get(job.get_absolute_url()).content.decode()
+        items = re.findall(r'<li data-testid="job-attempt">(.*?)</li>', html, re.S)
+        assert len(items) == 2
+        assert "Attempt 1" in items[0]
+        assert "builtins.RuntimeError" in items[0]
+        assert "&lt;b&gt;first&lt;/b&gt;" in items[0]
+        assert 'datetime="2026-01-02T03:04:05+00:00"' in items[0]
+        assert "Attempt 2" in items[1]
+        assert "second" in items[1]
+        assert "secret path" not in html  # tracebacks are for staff
+
+    def test_staff_see_each_attempts_traceback(self, client, staff):
+        job = make_job(staff, status=JobStatus.FAILED, errors=self.ERRORS)
+        client.force_login(staff)
+        html = client.get(job.get_absolute_url()).content.decode()
+        assert "Traceback: &lt;secret path&gt;" in html
+
+    def test_no_history_without_failed_attempts(self, client, alice):
+        job = make_job(alice, status=JobStatus.SUCCESSFUL)
+        client.force_login(alice)
+        assert 'data-testid="job-attempts"' not in client.get(job.get_absolute_url()).content.decode()

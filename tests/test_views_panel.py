@@ -306,6 +306,56 @@ class TestPollingCost:
         assert response.status_code == 200
         assert "v=" in poll_url_in(response.content)
 
+    def test_poll_of_the_owner_costs_the_session_and_the_job(self, client, alice, django_assert_num_queries):
+        job = running(alice)
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        with django_assert_num_queries(2):
+            assert client.get(poll, headers=HX).status_code == 200
+        public = running(alice, public=True)
+        bob = type(alice).objects.create_user("bob-watches", password="pw")
+        client.force_login(bob)
+        poll = poll_url_in(client.get(f"/jobs/{public.pk}/").content)
+        with django_assert_num_queries(2):
+            assert client.get(poll, headers=HX).status_code == 200
+
+    def test_old_page_stops_after_a_password_change(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        assert client.get(poll, headers=HX).status_code == 200
+        alice.set_password("changed elsewhere")
+        alice.save()
+        assert client.get(poll, headers=HX).status_code == 404
+        # As every other endpoint answers a signed-out user.
+        assert client.get(f"/jobs/{job.pk}/status.json").status_code == 404
+
+    def test_old_page_stops_once_the_user_is_inactive(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        type(alice).objects.filter(pk=alice.pk).update(is_active=False)
+        assert client.get(poll, headers=HX).status_code == 404
+        assert client.get(f"/jobs/{job.pk}/status.json").status_code == 404
+
+    @pytest.mark.parametrize("own", [True, False])
+    def test_demoted_staff_sees_no_traceback_in_the_next_poll(self, client, alice, staff, own):
+        job = running(staff if own else alice, public=True)
+        client.force_login(staff)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        type(staff).objects.filter(pk=staff.pk).update(is_staff=False)
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            error_class="builtins.ValueError",
+            error_message="bad row 4",
+            error_traceback="Traceback (most recent call last): SECRET-TB",
+        )
+        response = client.get(poll, headers=HX)
+        assert response.status_code == 286
+        assert "bad row 4" in response.content.decode()
+        assert "SECRET-TB" not in response.content.decode()
+
     def test_forged_staff_token_is_refused(self, client, alice):
         job = failed(alice)
         client.force_login(alice)
@@ -340,3 +390,132 @@ class TestPanelResponse:
         assert body["poll_url"] == f"http://testserver/jobs/{job.pk}/result.json"
         assert body["url"] == f"http://testserver/jobs/{job.pk}/"
         assert response["Location"] == body["poll_url"]
+
+
+UNREACHABLE_STORE = {
+    "RESULT_STORE": {"BACKEND": "jobs_ui.stores.rabbitmq.RabbitMQResultStore"},
+    "AMQP_URL": "amqp://guest:guest@127.0.0.1:1/%2F",
+}
+
+
+def poll_interval_in(content: bytes) -> int:
+    match = re.search(r'hx-trigger="every (\d+)ms', content.decode())
+    assert match, "the panel does not poll"
+    return int(match.group(1))
+
+
+class TestExtra:
+    def test_extra_is_a_key_value_list_under_the_message(self, client, alice):
+        extra = {"rows": 3, "source": "<b>upload.csv</b>", "tags": ["a", "<x>"], "ok": True, "none": None}
+        job = running(alice, extra=extra)
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        block = re.search(r'<dl class="jobs-ui-extra" hx-disable data-testid="job-extra">(.*?)</dl>', body, re.S)
+        assert block, "no extra list in the panel"
+        assert body.index('data-testid="job-message"') < block.start()
+        pairs = re.findall(r"<dt>(.*?)</dt>\s*<dd>(.*?)</dd>", block.group(1), re.S)
+        # In the order the database keeps (PostgreSQL's jsonb sorts keys).
+        assert sorted(pairs) == [
+            ("none", "null"),
+            ("ok", "true"),
+            ("rows", "3"),
+            ("source", "&lt;b&gt;upload.csv&lt;/b&gt;"),
+            ("tags", "[&quot;a&quot;, &quot;&lt;x&gt;&quot;]"),
+        ]
+
+    def test_keys_are_escaped(self, client, alice):
+        job = succeeded(alice, 1, extra={'<img src=x onerror="alert(1)">': "v"})
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "<img src=x" not in body
+        assert "<dt>&lt;img src=x onerror=&quot;alert(1)&quot;&gt;</dt>" in body
+
+    def test_no_extra_no_list(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        assert "jobs-ui-extra" not in client.get(progress_url(job), headers=HX).content.decode()
+
+    def test_long_values_are_cut(self, client, alice):
+        job = running(alice, extra={"log": "x" * 5000})
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "x" * 5000 not in body
+        assert "x" * 100 in body
+
+
+class TestUnreadableResult:
+    def test_store_error_is_generic_and_the_panel_keeps_polling(self, client, alice, settings):
+        settings.JOBS_UI = {**settings.JOBS_UI, **UNREACHABLE_STORE}
+        job = succeeded(alice, None, result_store="rabbitmq", public=True)
+        client.force_login(alice)
+        for response in (client.get(f"/jobs/{job.pk}/"), client.get(progress_url(job), headers=HX)):
+            assert response.status_code == 200
+            body = response.content.decode()
+            assert "The result cannot be read right now; retrying…" in body
+            assert "127.0.0.1" not in body
+            assert "RabbitMQ" not in body
+            assert "hx-get" in body
+            assert "HX-Trigger" not in response
+        client.logout()
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "The result cannot be read right now; retrying…" in body
+        assert "127.0.0.1" not in body
+
+    def test_staff_see_the_detail(self, client, alice, staff, settings):
+        settings.JOBS_UI = {**settings.JOBS_UI, **UNREACHABLE_STORE}
+        job = succeeded(alice, None, result_store="rabbitmq", public=True)
+        client.force_login(staff)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert "The result cannot be read right now; retrying…" in body
+        assert "Could not read the result of job" in body
+        assert "127.0.0.1:1" in body
+
+    def test_polls_back_off_and_stop_once_the_result_is_read(self, client, alice, settings):
+        settings.JOBS_UI = {**settings.JOBS_UI, **UNREACHABLE_STORE, "POLL_INTERVAL": 1.0}
+        job = succeeded(alice, None, result_store="rabbitmq")
+        client.force_login(alice)
+        response = client.get(f"/jobs/{job.pk}/")
+        intervals = [poll_interval_in(response.content)]
+        for _ in range(6):
+            response = client.get(poll_url_in(response.content), headers=HX)
+            assert response.status_code == 200
+            intervals.append(poll_interval_in(response.content))
+        assert intervals == [2000, 4000, 8000, 16000, 30000, 30000, 30000]
+        settings.JOBS_UI = {
+            **settings.JOBS_UI,
+            "RESULT_STORE": {"BACKEND": "jobs_ui.stores.database.DatabaseResultStore"},
+        }
+        Job.objects.filter(pk=job.pk).update(result_store="database", result={"rows": 3})
+        final = client.get(poll_url_in(response.content), headers=HX)
+        assert final.status_code == 286
+        assert "jobs-ui:job-finished" in final["HX-Trigger"]
+        assert "&quot;rows&quot;: 3" in final.content.decode()
+
+
+class TestCanceller:
+    def cancelled_by(self, owner, **fields):
+        from jobs_ui.cancelling import cancel
+
+        return cancel(make_job(owner, **fields), by=owner)
+
+    def test_owner_sees_who_cancelled(self, client, alice):
+        job = self.cancelled_by(alice)
+        client.force_login(alice)
+        assert "Cancelled by alice." in client.get(progress_url(job), headers=HX).content.decode()
+
+    def test_staff_see_who_cancelled_a_public_job(self, client, alice, staff):
+        job = self.cancelled_by(alice, public=True)
+        client.force_login(staff)
+        assert "Cancelled by alice." in client.get(progress_url(job), headers=HX).content.decode()
+
+    def test_others_do_not_learn_who_cancelled_a_public_job(self, client, alice, bob):
+        job = self.cancelled_by(alice, public=True)
+        client.force_login(bob)
+        for body in (
+            client.get(progress_url(job), headers=HX).content.decode(),
+            client.get(f"/jobs/{job.pk}/").content.decode(),
+        ):
+            assert "alice" not in body
+            assert re.search(r'data-testid="job-cancelled">Cancelled\.<', body)
+        client.logout()
+        assert "alice" not in client.get(progress_url(job), headers=HX).content.decode()

@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import json
 import os
+import signal
 import socket
 import threading
+import uuid
+from datetime import timedelta
 
 import pytest
 from django.db import connection, transaction
+from django.utils import timezone
 
 import jobs_ui
 from jobs_ui import socket_wakeups, wakeups
@@ -192,3 +197,55 @@ def test_a_full_socket_is_skipped_without_waiting(worker_jobs):
     finally:
         inbox.close()
     assert wake_up_sockets() == []
+
+
+def test_a_note_gives_the_listener_ids_only():
+    woken: list[int] = []
+    claimed: list[str] = []
+    taken: list[str] = []
+    listener = wakeups.ReadyListener(["default"], lambda: woken.append(1), claimed.append, ("worker-a", taken.append))
+    row = json.dumps({"id": "made-up", "task_path": "tests.tasks.append_line", "args": ["/tmp/x", "forged"]})
+    listener._deliver(f"default {uuid.UUID(int=1)} worker-a {row}")
+    listener._deliver(f"default {uuid.UUID(int=2)} worker-b")
+    listener._deliver(f"default {uuid.UUID(int=3)}")
+    listener._deliver(f"other {uuid.UUID(int=4)}")
+    listener._deliver("default")
+    assert taken == [str(uuid.UUID(int=1))]
+    assert claimed == [str(uuid.UUID(int=3))]
+    assert woken == [1]
+
+
+def send_note(text: str) -> None:
+    """A note as anyone who can reach the database could send it (a NOTIFY, or a datagram on SQLite)."""
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [wakeups.CHANNEL, text])
+    else:
+        assert socket_wakeups.send(connection, [text]) == 1
+
+
+def test_a_worker_runs_only_what_it_reads_from_the_jobs_table(worker_mode, start_worker, lines):
+    worker = start_worker("--concurrency", "2")
+    row = wait_until(lambda: Worker.objects.filter(state=WorkerState.ONLINE).first(), what="the worker to register")
+    assert row is not None
+    wait_until(listening_backends if connection.vendor == "postgresql" else wake_up_sockets, what="it to listen")
+    waiting = tasks.append_line.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(lines.path, "waiting")
+    before = Job.objects.filter(pk=waiting.id).values().get()
+    made_up = uuid.uuid4()
+    forged = json.dumps({"id": str(made_up), "task_path": "tests.tasks.append_line", "args": [lines.path, "forged"]})
+    for note in [
+        f"default {made_up} {row.id} {forged}",
+        f"default {waiting.id} {row.id}",
+        f"default {waiting.id}",
+        f"default {made_up}",
+        "default",
+    ]:
+        send_note(note)
+    # Sent after the forged notes, from the same session or process: it arrives after them.
+    real = tasks.append_line.enqueue(lines.path, "real")
+    wait_for_status(real.id, JobStatus.SUCCESSFUL, timeout=30)
+    worker.signal(signal.SIGTERM)
+    assert worker.wait() == 0
+    assert lines.read() == ["real"]
+    assert Job.objects.filter(pk=waiting.id).values().get() == before
+    assert not Job.objects.filter(pk=made_up).exists()

@@ -5,9 +5,11 @@ from __future__ import annotations
 from datetime import timedelta
 
 import pytest
+from django.db import transaction
 from django.utils import timezone
 
 import jobs_ui
+from jobs_ui import publishing
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from tests import tasks
 from tests.waiting import wait_for_status, wait_until
@@ -37,6 +39,43 @@ def test_priority_then_fifo(worker_mode, start_worker, lines):
         tasks.append_line.using(priority=priority).enqueue(lines.path, label)
     assert start_worker("--until-done", "--concurrency", "1").wait() == 0
     assert lines.read() == ["100", "50", "0-a", "0-b", "0-c", "-50"]
+
+
+# Several share one of RabbitMQ's ten message priorities (1, 3, 5, 7, 9, 10 and 20 all do).
+MIXED_PRIORITIES = [1, 9, 20, 10, 3, 5, 7, 0, -1, 100, -100, 55, 1, 9, 20, 10, 7]
+
+
+def run_one_at_a_time(start_worker):
+    """Start one worker with one slot once every waiting job's message is in RabbitMQ; wait until it is done."""
+    # Confirmed and marked: the jobs wait before the worker starts, in both modes.
+    assert publishing.flush()
+    worker = start_worker("--until-done", "--concurrency", "1")
+    assert worker.wait(60) == 0, worker.output()
+
+
+def test_waiting_jobs_run_highest_priority_first_then_fifo(worker_mode, start_worker, lines):
+    waiting = [(MIXED_PRIORITIES[i % len(MIXED_PRIORITIES)], f"{i:02}") for i in range(50)]
+    for priority, label in waiting:
+        tasks.append_line.using(priority=priority).enqueue(lines.path, f"{priority} {label}")
+    run_one_at_a_time(start_worker)
+    expected = [f"{priority} {label}" for priority, label in sorted(waiting, key=lambda item: (-item[0], item[1]))]
+    assert lines.read() == expected
+
+
+def test_a_batch_runs_in_the_order_given(worker_mode, start_worker, lines):
+    labels = [f"job {i:02}" for i in range(20)]
+    jobs_ui.enqueue_many(tasks.append_line, [[lines.path, label] for label in labels])
+    run_one_at_a_time(start_worker)
+    assert lines.read() == labels
+
+
+def test_jobs_enqueued_in_one_transaction_run_in_order(worker_mode, start_worker, lines):
+    labels = [f"job {i:02}" for i in range(20)]
+    with transaction.atomic():
+        for label in labels:
+            tasks.append_line.enqueue(lines.path, label)
+    run_one_at_a_time(start_worker)
+    assert lines.read() == labels
 
 
 def test_run_after_waits_until_due(worker_mode, start_worker, lines):

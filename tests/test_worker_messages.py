@@ -119,3 +119,32 @@ def test_a_message_that_finds_every_slot_busy_goes_back_for_another_worker(
         worker.signal(signal.SIGTERM)
         assert worker.wait() == 0
     assert sorted(line for line in lines.read() if not line.startswith("start")) == ["first", "second"]
+
+
+def take_all(amqp_url, queue):
+    connection = _connect(amqp_url)
+    try:
+        channel = connection.channel()
+        while channel.basic_get(queue, auto_ack=True)[0] is not None:
+            pass
+    finally:
+        connection.close()
+
+
+def test_a_message_that_claims_nothing_leaves_the_jobs_of_excluded_tasks_to_the_sweep(
+    amqp_settings, start_worker, lines
+):
+    excluded = tasks.unique_append.enqueue(lines.path, "excluded task")
+    finished = tasks.append_line.enqueue(lines.path, "finished")
+    assert publishing.flush()
+    Job.objects.filter(pk=finished.id).update(status=JobStatus.SUCCESSFUL)
+    # Any message stands for any job of its queue: the excluded job's own message was
+    # used by another, and the one left names a finished job.
+    take_all(amqp_settings.JOBS_UI["AMQP_URL"], job_queue("default"))
+    amqp.publish("", job_queue("default"), message(finished.id))
+    picky = start_worker("--until-done", "--exclude-task", "tests.tasks.unique_append")
+    assert picky.wait() == 0
+    assert Job.objects.get(pk=excluded.id).status == JobStatus.READY
+    assert start_worker("--until-done").wait() == 0
+    assert lines.read() == ["excluded task"]
+    assert Job.objects.get(pk=excluded.id).status == JobStatus.SUCCESSFUL

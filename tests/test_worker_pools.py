@@ -81,3 +81,59 @@ def test_sync_progress_in_an_async_task_fails_with_a_clear_error(worker_mode, st
     job = Job.objects.get(pk=result.id)
     assert job.status == JobStatus.FAILED
     assert job.error_message == "context.progress() would block the event loop; use await context.aprogress(...)."
+
+
+@pytest.mark.parametrize("pool", ["thread", "process"])
+def test_sys_exit_in_a_task_fails_the_job_and_the_slot_runs_the_next(worker_mode, start_worker, lines, pool):
+    failing = tasks.exits.enqueue(3)
+    after = tasks.append_line.enqueue(lines.path, "next")
+    worker = start_worker("--pool", pool, "--concurrency", "1", "--until-done")
+    assert worker.wait() == 0
+    job = Job.objects.get(pk=failing.id)
+    assert (job.status, job.error_class, job.error_message) == (
+        JobStatus.FAILED,
+        "builtins.SystemExit",
+        "The task raised SystemExit (exit code 3).",
+    )
+    assert Job.objects.get(pk=after.id).status == JobStatus.SUCCESSFUL
+    assert lines.read() == ["next"]
+
+
+def test_sys_exit_in_an_async_task_fails_the_job_and_the_loop_runs_the_next(worker_mode, start_worker):
+    failing = tasks.async_exits.enqueue(4)
+    after = tasks.async_add.enqueue(1, 2)
+    worker = start_worker("--pool", "async", "--concurrency", "1", "--until-done")
+    assert worker.wait() == 0
+    job = Job.objects.get(pk=failing.id)
+    assert (job.status, job.error_class, job.error_message) == (
+        JobStatus.FAILED,
+        "builtins.SystemExit",
+        "The task raised SystemExit (exit code 4).",
+    )
+    assert Job.objects.get(pk=after.id).result == 3
+
+
+def test_a_task_that_only_reports_progress_stops_at_a_cancel(worker_mode, start_worker, lines):
+    result = tasks.progress_until_stopped.enqueue(lines.path)
+    worker = start_worker("--pool", "thread", "--concurrency", "1", "--max-jobs", "1")
+    wait_for_status(result.id, JobStatus.RUNNING)
+    wait_until(lambda: Job.objects.filter(pk=result.id, progress_done__gt=0).exists(), what="progress")
+    jobs_ui.cancel(Job.objects.get(pk=result.id))
+    job = wait_for_status(result.id, JobStatus.CANCELLED, JobStatus.SUCCESSFUL, JobStatus.FAILED)
+    assert job.status == JobStatus.CANCELLED
+    assert lines.read() == ["stopped: JobCancelled"]
+    assert worker.wait() == 0
+
+
+@pytest.mark.parametrize(
+    ("pool", "task"), [("thread", tasks.progress_past_timeout), ("async", tasks.async_overruns_timeout)]
+)
+def test_a_job_past_its_timeout_fails(worker_mode, start_worker, pool, task):
+    result = task.enqueue()
+    assert start_worker("--pool", pool, "--until-done").wait() == 0
+    job = Job.objects.get(pk=result.id)
+    assert (job.status, job.error_class, job.error_message) == (
+        JobStatus.FAILED,
+        "jobs_ui.exceptions.JobTimedOut",
+        "Timed out after 0.3 s.",
+    )

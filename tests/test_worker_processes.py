@@ -38,7 +38,8 @@ def test_sigterm_stops_every_process_gracefully(worker_mode, start_worker, lines
     supervisor = start_worker("--processes", "2")
     wait_until(lambda: _online(2), what="two worker processes")
     result = tasks.append_when_file_exists.enqueue(lines.path, "finished", gate)
-    wait_for_status(result.id, JobStatus.RUNNING)
+    # RUNNING alone may be a job given to a worker that has not begun it yet.
+    wait_until(lambda: lines.read(), what="the job to begin")
     supervisor.signal(signal.SIGTERM)
     wait_until(lambda: Worker.objects.filter(state=WorkerState.STOPPING).exists(), what="the busy worker to stop")
     open(gate, "w").close()

@@ -79,10 +79,12 @@ def test_frozen_worker_cannot_overwrite_the_attempt_that_replaced_it(worker_mode
     replacement = f"attempt 2 pid {job.worker_ids[1].split('-')[-2]}"
     assert job.result == replacement
     assert rescuer.wait() == 0
-    # Thawed, the first attempt runs to its end; none of its writes lands.
+    # Thawed, the first attempt is stopped by its next progress(), which finds the job is
+    # no longer its own; none of its writes lands.
     frozen.signal(signal.SIGCONT)
     assert frozen.wait() == 0
-    assert f"end attempt 1 pid {frozen.pid}" in lines.read()
+    assert f"start attempt 1 pid {frozen.pid}" in lines.read()
+    assert f"end attempt 1 pid {frozen.pid}" not in lines.read()
     job = Job.objects.get(pk=result.id)
     assert job.status == JobStatus.SUCCESSFUL
     assert job.result == replacement

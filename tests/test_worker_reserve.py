@@ -9,6 +9,7 @@ import pytest
 from django.db import connection, transaction
 
 from jobs_ui.claiming import claim_due
+from jobs_ui.finishing import hand_back
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.options import WorkerOptions
 from jobs_ui.pools import base
@@ -96,6 +97,28 @@ def test_the_reserve_opens_after_short_jobs_and_closes_after_a_long_one(pool, li
     assert pool.free == 1
 
 
+def test_jobs_reserved_behind_one_that_waited_too_long_go_back_with_it(pool, lines):
+    _open_reserve(pool)
+    gated = tasks.wait_for_gate.enqueue("behind")
+    waiting = [tasks.append_line.enqueue(lines.path, name).id for name in ("a", "b")]
+    claimed = _claim_and_submit(pool, 3)
+    assert [str(job.pk) for job in claimed] == [str(gated.id), *map(str, waiting)]
+    wait_until(lambda: Job.objects.filter(pk=gated.id, extra__waiting=True).exists(), what="the long job to run")
+    # The first one waiting was reserved a minute ago, the second just now: it would run
+    # before the first, claimed ahead of it, if it stayed.
+    entry = pool._entry(claimed[1])
+    assert entry is not None
+    entry.started -= 60
+    revoked = pool.revoke_waiting(30)
+    assert [str(job.pk) for job in revoked] == list(map(str, waiting))
+    assert all(hand_back(job) for job in revoked)
+    tasks.gate("behind").set()
+    wait_for_status(gated.id, JobStatus.SUCCESSFUL)
+    assert pool.wait_idle(10)
+    assert lines.read() == []
+    assert set(Job.objects.filter(pk__in=waiting).values_list("status", flat=True)) == {JobStatus.READY}
+
+
 def test_a_stopping_worker_hands_back_its_reserved_jobs_at_once(in_process, monkeypatch, lines):
     # Only the shutdown hands them back here, not the wait limit.
     monkeypatch.setattr(base, "RESERVE_WAIT", 600.0)
@@ -108,8 +131,7 @@ def test_a_stopping_worker_hands_back_its_reserved_jobs_at_once(in_process, monk
         wait_for_status(first.id, JobStatus.SUCCESSFUL)
         wait_until(lambda: worker.pool.free == 1 + base.RESERVE, what="the reserve to open")
         with transaction.atomic():
-            # First in claim order: the three rows may have the same enqueued_at (SQLite's
-            # clock counts milliseconds), and then the ids, which are random, would decide.
+            # First in claim order by its priority, before the two behind it.
             gated = tasks.wait_for_gate.using(priority=1).enqueue("stop-reserve")
             waiting = [tasks.append_line.enqueue(lines.path, name).id for name in ("a", "b")]
         wait_until(lambda: Job.objects.filter(pk=gated.id, extra__waiting=True).exists(), what="the long job to run")

@@ -164,18 +164,18 @@ class BasePool(ABC):
                     logger.info("Job %s waited too long for a slot here; handed back as READY", job.pk)
 
     def revoke_waiting(self, older_than: float = 0.0) -> list[Job]:
-        """Take back reserved jobs that have not begun, submitted ``older_than`` seconds ago or more.
+        """Take back the reserved jobs that have not begun, once one was submitted ``older_than`` seconds ago or more.
 
-        The caller hands them back (``finishing.hand_back()``): their attempts never start here.
+        They wait in claim order, so those submitted after it go back with it: none runs here
+        before one claimed ahead of it. The caller hands them back (``finishing.hand_back()``):
+        their attempts never start here.
         """
         now = time.monotonic()
         with self._changed:
-            revoked = [
-                key
-                for key, entry in self._running.items()
-                if not entry.begun and not entry.stopping and now - entry.started >= older_than
-            ]
-            jobs = [self._running.pop(key).job for key in revoked]
+            waiting = [key for key, entry in self._running.items() if not entry.begun and not entry.stopping]
+            if not any(now - self._running[key].started >= older_than for key in waiting):
+                waiting = []
+            jobs = [self._running.pop(key).job for key in waiting]
             if jobs:
                 self._short_streak = 0
                 self._changed.notify_all()

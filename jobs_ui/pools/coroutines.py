@@ -65,7 +65,8 @@ class AsyncPool(BasePool):
             entry = self._entry(job)
             if entry is not None and entry.stopping != "shutdown":
                 await sync_to_async(self._record_stop, thread_sensitive=False)(entry)
-        except Exception:
+        except BaseException:
+            # SystemExit or KeyboardInterrupt out of a coroutine would stop the event loop.
             logger.exception("Job %s crashed its runner", job.pk)
         finally:
             self._tasks.pop(key, None)

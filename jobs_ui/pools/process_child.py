@@ -30,9 +30,9 @@ def main() -> None:
     import django
 
     django.setup()
-    from jobs_ui import statements
+    from jobs_ui import statements, task_signals
     from jobs_ui.finishing import batch_outcome_counts, flush_outcome_counts
-    from jobs_ui.pools.processes import job_from_wire
+    from jobs_ui.pools.processes import job_from_wire, job_to_wire
     from jobs_ui.pools.threads import _drop_broken_connections
     from jobs_ui.running import run_claimed
 
@@ -40,6 +40,13 @@ def main() -> None:
     threading.Thread(target=_flush_counts, args=(flush_outcome_counts,), name="jobs_ui-counts", daemon=True).start()
     threading.Thread(target=_renew_lease, name="jobs_ui-lease", daemon=True).start()
     alias = statements.using()
+
+    def relay(kind: str, job: Any) -> None:
+        # The worker sends the task signals: its receivers are there. Answered before
+        # "done", from this thread, so the worker sends them in order.
+        answers.write(json.dumps({kind: job_to_wire(job)}) + "\n")
+
+    task_signals.relay_to(relay)
     try:
         answers.write(json.dumps({"ready": os.getpid()}) + "\n")
         for line in sys.stdin:

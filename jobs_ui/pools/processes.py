@@ -14,6 +14,7 @@ from typing import IO, Any
 
 from django.db import connections
 
+from jobs_ui import statements, task_signals
 from jobs_ui.exceptions import WorkerLost
 from jobs_ui.finishing import fail, hand_back
 from jobs_ui.models import Job, JobStatus
@@ -37,6 +38,17 @@ def job_to_wire(job: Job) -> dict[str, Any]:
 def job_from_wire(wire: dict[str, Any], alias: str) -> Job:
     fields = Job._meta.concrete_fields
     return Job.from_db(alias, [f.attname for f in fields], [f.to_python(wire[f.attname]) for f in fields])
+
+
+def _send_signal(answer: dict[str, Any]) -> None:
+    # What the child relayed (jobs_ui.task_signals.relay_to): sent here, where this worker's receivers are.
+    try:
+        if "started" in answer:
+            task_signals.started(job_from_wire(answer["started"], statements.using()))
+        else:
+            task_signals.finished(job_from_wire(answer["finished"], statements.using()))
+    except Exception:
+        logger.exception("Could not send the task signal a child process relayed")
 
 
 class _Child:
@@ -170,6 +182,8 @@ class ProcessPool(BasePool):
                 answer = json.loads(line)
                 if "ready" in answer:
                     child.ready.set()
+                elif "started" in answer or "finished" in answer:
+                    _send_signal(answer)
                 elif "done" in answer and child.job is not None:
                     job, child.job = child.job, None
                     # The next job first: the child does not wait for this process's bookkeeping.

@@ -48,7 +48,8 @@ class ThreadPool(BasePool):
                     continue  # revoked while it waited: handed back
                 try:
                     run_claimed(job)
-                except Exception:
+                except BaseException:
+                    # Not only Exception: this thread is the slot, and must keep serving.
                     logger.exception("Job %s crashed its runner", job.pk)
                 finally:
                     _drop_broken_connections()

@@ -53,6 +53,7 @@ def jobs_ui_head(context: template.Context) -> SafeString:
 def launch_button(
     context: template.Context,
     task: JobTask | str,
+    /,
     *args: Any,
     label: str | None = None,
     target: str | None = None,
@@ -64,7 +65,8 @@ def launch_button(
     ``task`` is a task or its dotted path. The task path and arguments are
     signed into the form, so users cannot change them. The panel goes into
     ``target`` (a CSS selector) or, by default, a slot right after the button.
-    ``label``, ``target`` and ``public`` are the tag's own options, not task arguments.
+    ``label``, ``target`` and ``public`` are the tag's own options, not task arguments
+    (give a task argument of one of these names positionally).
     """
     request = _request(context)
     job_task = task if isinstance(task, JobTask) else resolve_task(str(task))

@@ -12,8 +12,8 @@ from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
 from jobs_ui.cancelling import cancel
-from jobs_ui.exceptions import InvalidJobArguments, JobNotCancellable, TooManyJobs
-from jobs_ui.launching import launch
+from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, JobNotCancellable, TooManyJobs
+from jobs_ui.launching import launch_with
 from jobs_ui.views.access import get_owned_job
 from jobs_ui.views.panel import render_panel, task_or_none
 from jobs_ui.views.types import HtmxHttpRequest
@@ -51,9 +51,11 @@ def job_rerun(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
         notice, status = _("This task no longer exists, so it cannot run again."), 400
     else:
         try:
-            new_job = launch(task, request, *job.args, public=job.public, **job.kwargs)
+            new_job = launch_with(task, request, job.args, job.kwargs, public=job.public)
         except TooManyJobs as e:
             notice, status = str(e), 429
+        except JobAlreadyRunning as e:
+            notice, status = str(e), 409
         except (InvalidJobArguments, InvalidTask) as e:
             notice, status = str(e), 400
         else:

@@ -2,24 +2,30 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
+from collections.abc import Callable
 from typing import Any
 
-from django.http import HttpRequest, JsonResponse
+from django.http import Http404, HttpRequest, JsonResponse
+from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
-from django.views.decorators.http import require_GET
 
+from jobs_ui.cancelling import shown_error_message
 from jobs_ui.exceptions import ResultExpired, ResultStoreError
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.access import get_visible_job
+from jobs_ui.views.viewer import Viewer
+
+ALLOWED_METHODS = ("GET", "HEAD")
 
 
 def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def job_payload(job: Job, *, staff: bool = False) -> dict[str, Any]:
+def job_payload(job: Job, *, staff: bool = False, name_canceller: bool = False) -> dict[str, Any]:
     payload: dict[str, Any] = {
         "id": str(job.pk),
         "task": job.task_path,
@@ -38,35 +44,71 @@ def job_payload(job: Job, *, staff: bool = False) -> dict[str, Any]:
         "finished_at": _iso(job.finished_at),
     }
     if job.error_class:
-        payload["error"] = {"class": job.error_class, "message": job.error_message}
+        message = shown_error_message(job, name_canceller=name_canceller)
+        payload["error"] = {"class": job.error_class, "message": message}
         if staff:
             payload["error"]["traceback"] = job.error_traceback
     return payload
 
 
+def _names_canceller(request: HttpRequest, job: Job) -> bool:
+    return bool(request.user.is_staff) or Viewer.from_request(request).owns(job)
+
+
+def _error_response(message: str, *, status: int) -> JsonResponse:
+    return JsonResponse({"error": {"message": message}}, status=status)
+
+
+def _json_errors(view: Callable[[HttpRequest, uuid.UUID], JsonResponse]) -> Callable[[HttpRequest, str], JsonResponse]:
+    # A client of these endpoints reads JSON, so a wrong method or a missing job
+    # answers JSON too, not the site's HTML error pages.
+    @functools.wraps(view)
+    def wrapper(request: HttpRequest, job_id: str) -> JsonResponse:
+        if request.method not in ALLOWED_METHODS:
+            message = _("Method %s is not allowed here; use GET.") % request.method
+            response = _error_response(message, status=405)
+            response["Allow"] = ", ".join(ALLOWED_METHODS)
+            return response
+        try:
+            parsed = uuid.UUID(job_id)
+        except ValueError:
+            return _error_response(_("No such job."), status=404)
+        try:
+            return view(request, parsed)
+        except Http404:
+            return _error_response(_("No such job."), status=404)
+
+    return wrapper
+
+
 @never_cache
-@require_GET
+@_json_errors
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     job = get_visible_job(request, job_id)
-    return JsonResponse(job_payload(job, staff=request.user.is_staff))
+    return JsonResponse(job_payload(job, staff=request.user.is_staff, name_canceller=_names_canceller(request, job)))
 
 
 @never_cache
-@require_GET
+@_json_errors
 def job_result(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
-    """202 while unfinished, 200 with the value, 409 when failed or cancelled, 410 once expired."""
+    """202 while unfinished, 200 with the value, 409 when failed or cancelled, 410 once expired,
+    503 while the result store cannot read it."""
     job = get_visible_job(request, job_id)
     if not job.is_finished:
         return JsonResponse(job_payload(job), status=202)
     if job.status != JobStatus.SUCCESSFUL:
-        return JsonResponse(job_payload(job, staff=request.user.is_staff), status=409)
+        payload = job_payload(job, staff=request.user.is_staff, name_canceller=_names_canceller(request, job))
+        return JsonResponse(payload, status=409)
     try:
         value = get_result_store().load(job)
     except ResultExpired as e:
         return JsonResponse({"id": str(job.pk), "status": job.status, "error": {"message": str(e)}}, status=410)
-    except ResultStoreError:
-        message = "The result store is unavailable; try again shortly."
-        response = JsonResponse({"id": str(job.pk), "status": job.status, "error": {"message": message}}, status=503)
+    except ResultStoreError as e:
+        # What went wrong names hosts and ports: staff only.
+        error = {"message": _("The result cannot be read right now; try again shortly.")}
+        if request.user.is_staff:
+            error["detail"] = str(e)
+        response = JsonResponse({"id": str(job.pk), "status": job.status, "error": error}, status=503)
         response["Retry-After"] = "5"
         return response
     return JsonResponse(value, safe=False)

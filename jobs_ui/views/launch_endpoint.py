@@ -13,8 +13,8 @@ from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from jobs_ui.exceptions import InvalidJobArguments, TooManyJobs, UnknownTask
-from jobs_ui.launching import launch
+from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJobs, UnknownTask
+from jobs_ui.launching import launch_with
 from jobs_ui.registry import resolve_task
 from jobs_ui.views.panel import render_panel
 from jobs_ui.views.types import HtmxHttpRequest
@@ -72,7 +72,8 @@ def _login_redirect(request: HttpRequest) -> HttpResponse:
 
 @require_POST
 def job_launch(request: HtmxHttpRequest) -> HttpResponse:
-    """Launch the task a button signed; 400 when the payload is bad, 429 past the per-user cap."""
+    """Launch the task a button signed; 400 when the payload is bad, 429 past the per-user cap,
+    409 when another user's job of a unique task is running with these arguments."""
     if not request.user.is_authenticated:
         if request.htmx:
             return launch_error(request, _("Sign in to launch jobs."), status=403)
@@ -85,9 +86,11 @@ def job_launch(request: HtmxHttpRequest) -> HttpResponse:
     except (BadLaunchPayload, UnknownTask) as e:
         return launch_error(request, str(e), status=400)
     try:
-        job = launch(task, request, *data["a"], public=data["p"], **data["k"])
+        job = launch_with(task, request, data["a"], data["k"], public=data["p"])
     except TooManyJobs as e:
         return launch_error(request, str(e), status=429)
+    except JobAlreadyRunning as e:
+        return launch_error(request, str(e), status=409)
     except (InvalidJobArguments, InvalidTask) as e:
         return launch_error(request, str(e), status=400)
     if request.htmx:

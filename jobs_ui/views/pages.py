@@ -5,7 +5,7 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
@@ -39,10 +39,25 @@ def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     job = get_visible_job(request, job_id)
     if request.htmx:
         return render_panel(request, job)
-    context = panel_context(request, job, Viewer.from_request(request))
+    viewer = Viewer.from_request(request)
+    context = panel_context(request, job, viewer)
     # Without JavaScript the page reloads itself until the job is finished.
     context["refresh_seconds"] = max(2, math.ceil(get_config()["POLL_INTERVAL"] * 2))
+    context["attempt_errors"] = _attempt_errors(job)
+    context["show_attempt_tracebacks"] = viewer.is_staff
     return render(request, DETAIL_TEMPLATE, context)
+
+
+def _attempt_errors(job: Job) -> list[dict[str, Any]]:
+    """``job.errors`` for the page, oldest first, each with its time as a datetime."""
+    entries = []
+    for entry in job.errors:
+        try:
+            at: datetime | None = datetime.fromisoformat(entry.get("at", ""))
+        except (TypeError, ValueError):
+            at = None
+        entries.append({**entry, "at": at})
+    return entries
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +88,11 @@ def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
     when = datetime.fromisoformat(stamp)
     if timezone.is_naive(when):
         raise ValueError(cursor)
+    try:
+        # Every database compares in UTC: an offset that moves the time past year 1 or 9999 cannot be asked for.
+        when = when.astimezone(UTC)
+    except OverflowError as e:
+        raise ValueError(cursor) from e
     return when, uuid.UUID(job_id)
 
 

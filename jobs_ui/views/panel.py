@@ -20,6 +20,7 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from jobs_ui.backend import JobTask
+from jobs_ui.cancelling import shown_error_message
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import JobsUiException, ResultExpired, UnknownTask
 from jobs_ui.models import Job, JobStatus
@@ -27,12 +28,15 @@ from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.access import get_visible_job
 from jobs_ui.views.types import HtmxHttpRequest
-from jobs_ui.views.viewer import Viewer, viewer_from_token
+from jobs_ui.views.viewer import Viewer, confirmed, viewer_from_token
 
 PANEL_TEMPLATE = "jobs_ui/job_detail.html#job-progress"
 DEFAULT_RESULT_TEMPLATE = "jobs_ui/includes/result.html"
 # Longer pretty-printed results are cut in the panel; result.json has them whole.
 RESULT_DISPLAY_CHARS = 20_000
+# A result the store cannot read now is asked for again, each time twice as late, up to this.
+RESULT_RETRY_MAX_MS = 30_000
+RESULT_RETRIES_COUNTED = 20
 
 
 def task_or_none(job: Job) -> JobTask | None:
@@ -82,7 +86,7 @@ def _eta(job: Job) -> tuple[float, datetime] | None:
     return max(0.0, (eta_at - timezone.now()).total_seconds()), eta_at
 
 
-def _result_context(job: Job, task: JobTask | None) -> dict[str, Any]:
+def _result_context(job: Job, task: JobTask | None, viewer: Viewer) -> dict[str, Any]:
     if job.status != JobStatus.SUCCESSFUL:
         return {}
     context: dict[str, Any] = {"result_template": (task and task.result_template) or DEFAULT_RESULT_TEMPLATE}
@@ -91,7 +95,8 @@ def _result_context(job: Job, task: JobTask | None) -> dict[str, Any]:
     except ResultExpired:
         return {**context, "result_expired": True}
     except JobsUiException as e:
-        return {**context, "result_error": str(e)}
+        # What went wrong names hosts and ports: staff only.
+        return {**context, "result_unavailable": True, "result_error": str(e) if viewer.is_staff else ""}
     text = json.dumps(value, indent=2, ensure_ascii=False)
     return {
         **context,
@@ -116,7 +121,18 @@ def panel_etag(job: Job, viewer: Viewer) -> str:
     return '"' + hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest() + '"'
 
 
-def panel_context(request: HttpRequest, job: Job, viewer: Viewer, *, notice: str = "") -> dict[str, Any]:
+def _extra_items(extra: Any) -> list[tuple[str, str]]:
+    if not isinstance(extra, dict):
+        return []
+    return [
+        (str(key), value if isinstance(value, str) else json.dumps(value, ensure_ascii=False))
+        for key, value in extra.items()
+    ]
+
+
+def panel_context(
+    request: HttpRequest, job: Job, viewer: Viewer, *, notice: str = "", result_retries: int = 0
+) -> dict[str, Any]:
     task = task_or_none(job)
     now = timezone.now()
     owner = viewer.owns(job)
@@ -130,6 +146,8 @@ def panel_context(request: HttpRequest, job: Job, viewer: Viewer, *, notice: str
         "can_cancel": owner and not job.is_finished,
         "can_rerun": owner and job.is_finished and task is not None,
         "show_traceback": viewer.is_staff and bool(job.error_traceback),
+        "error_message": shown_error_message(job, name_canceller=owner or viewer.is_staff),
+        "extra_items": _extra_items(job.extra),
         "bar_value": bar_value(job),
         "percent": job.percent,
         "server_ms": _ms(now),
@@ -143,12 +161,16 @@ def panel_context(request: HttpRequest, job: Job, viewer: Viewer, *, notice: str
         "notice": notice,
         "share_url": request.build_absolute_uri(job.get_absolute_url()) if job.public and owner else "",
         "poll_ms": max(100, round(poll_interval * 1000)),
-        **_result_context(job, task),
+        **_result_context(job, task, viewer),
     }
     if not job.is_finished:
         query = urlencode({"v": viewer.token()})
         context["poll_url"] = f"{reverse('jobs_ui:job_progress', args=[job.pk])}?{query}"
         context["etag"] = panel_etag(job, viewer)
+    if job.is_finished and context.get("result_unavailable"):
+        query = urlencode({"v": viewer.token(), "r": str(result_retries + 1)})
+        context["poll_url"] = f"{reverse('jobs_ui:job_progress', args=[job.pk])}?{query}"
+        context["poll_ms"] = min(RESULT_RETRY_MAX_MS, context["poll_ms"] * 2 ** (result_retries + 1))
     return context
 
 
@@ -192,14 +214,18 @@ def panel_response(request: HttpRequest, job: Job) -> HttpResponse:
 @require_GET
 def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """What the panel polls: 304 while nothing changed, 286 with the final fragment once finished."""
-    viewer = viewer_from_token(request, request.GET["v"]) if "v" in request.GET else None
-    if viewer is None:
+    token = viewer_from_token(request, request.GET["v"]) if "v" in request.GET else None
+    if token is None:
         viewer = Viewer.from_request(request)
         job = get_visible_job(request, job_id)
     else:
-        job = _job_for_viewer(viewer, job_id)
+        viewer, job = _job_for_viewer(request, token, job_id)
     if job.is_finished:
-        final = HttpResponseStopPolling(render_panel(request, job, viewer).content)
+        context = panel_context(request, job, viewer, result_retries=_result_retries(request))
+        html = render_to_string(PANEL_TEMPLATE, context, request=request)
+        if "poll_url" in context:
+            return HttpResponse(html)  # The result could not be read: the panel asks again later.
+        final = HttpResponseStopPolling(html)
         return trigger_client_event(final, "jobs-ui:job-finished", {"id": str(job.pk), "status": job.status})
     etag = panel_etag(job, viewer)
     if etag in parse_etags(request.headers.get("If-None-Match", "")):
@@ -211,8 +237,20 @@ def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     return response
 
 
-def _job_for_viewer(viewer: Viewer, job_id: uuid.UUID) -> Job:
-    job = Job.objects.filter(pk=job_id).first()
-    if job is None or not viewer.can_see(job):
+def _result_retries(request: HttpRequest) -> int:
+    try:
+        retries = int(request.GET.get("r", "0"))
+    except ValueError:
+        return 0
+    return min(max(0, retries), RESULT_RETRIES_COUNTED)
+
+
+def _job_for_viewer(request: HttpRequest, token: Viewer, job_id: uuid.UUID) -> tuple[Viewer, Job]:
+    """The job, with its owner's row, and who is looking now: as the token's user row says, or Django's full check."""
+    job = Job.objects.select_related("owner").filter(pk=job_id).first()
+    if job is None:
         raise Http404("No such job.")
-    return job
+    viewer = confirmed(request, token, job) or Viewer.from_request(request)
+    if not viewer.can_see(job):
+        raise Http404("No such job.")
+    return viewer, job

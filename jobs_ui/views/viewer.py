@@ -1,12 +1,15 @@
-"""Who is looking at a panel, and a short-lived signed token that spares every poll the user lookup."""
+"""Who is looking at a panel, and a short-lived signed token that spares every poll a query of its own for the user."""
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
-from django.contrib.auth import SESSION_KEY
+from django.conf import settings
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.contrib.auth.backends import ModelBackend
 from django.core import signing
+from django.utils.crypto import constant_time_compare
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -46,10 +49,9 @@ class Viewer:
 def viewer_from_token(request: HttpRequest, token: str) -> Viewer | None:
     """The viewer a token was issued to, if it is fresh and the session still belongs to that user.
 
-    Optimization: a poll then costs the session row and the job row, not the
-    user row too. The token was issued after Django's full check (session
-    hash, active user); it is bound to the session's user id, so it is useless
-    with another session, and a sign-out ends it at once.
+    The token is bound to the session's user id, so it is useless with another
+    session, and a sign-out ends it at once. What the user may do now is not in it:
+    ``confirmed()`` checks that against the user's row.
     """
     try:
         user_id, is_staff = signing.loads(token, salt=VIEWER_SALT, max_age=VIEWER_TOKEN_MAX_AGE)
@@ -62,3 +64,33 @@ def viewer_from_token(request: HttpRequest, token: str) -> Viewer | None:
     if (None if session_user is None else str(session_user)) != user_id:
         return None
     return Viewer(user_id, bool(is_staff))
+
+
+def confirmed(request: HttpRequest, viewer: Viewer, job: Job) -> Viewer | None:
+    """``viewer`` as their user row says now, read with the job; None when only Django's full check can tell.
+
+    Optimization: the owner's row comes with the job (one query), and is checked as
+    ``django.contrib.auth.get_user()`` checks the session's user: a backend the
+    settings still list, an active user, the session's hash of the password. A poll
+    then costs the session and the job. A change (a new password, ``is_active``
+    off, staff status) counts from the next poll. Another signed-in user watching a
+    public job sees what anyone with the link sees, unless the token says staff:
+    then their own row is read by the full check.
+    """
+    if viewer.user_id is None:
+        return viewer
+    if str(job.owner_id) != viewer.user_id:
+        return None if viewer.is_staff else viewer
+    session: Any = request.session
+    backend_path = session.get(BACKEND_SESSION_KEY)
+    if backend_path not in settings.AUTHENTICATION_BACKENDS:
+        return None
+    backend = load_backend(backend_path)
+    user: Any = job.owner
+    if not isinstance(backend, ModelBackend) or not backend.user_can_authenticate(user):
+        return None
+    # A hash made with a fallback secret is renewed (or the session ended) by the full check.
+    hashed = hasattr(user, "get_session_auth_hash")
+    if hashed and not constant_time_compare(session.get(HASH_SESSION_KEY) or "", user.get_session_auth_hash()):
+        return None
+    return Viewer(viewer.user_id, bool(getattr(user, "is_staff", False)))

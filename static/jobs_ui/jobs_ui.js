@@ -3,8 +3,12 @@
  * - Polls send the panel's ETag; a 304 keeps the old content.
  * - Polling pauses while the tab is hidden and resumes at once when it shows.
  * - A failed poll shows "Connection lost, retrying" and backs off (htmx does
- *   not swap error responses, so the panel would otherwise freeze).
- * - Launch forms show why the server refused (400, 403, 409, 429).
+ *   not swap error responses, so the panel would otherwise freeze). A refused
+ *   poll (404: signed out) is tried once more before the panel gives up.
+ * - Launch forms show why the server refused (400, 403, 409, 429); a whole
+ *   error page (CSRF failure, 500) or no answer becomes a message of the form's
+ *   own (data-jobs-ui-error-session, -server, data-jobs-ui-error).
+ * - A failed cancel says why beside its button, across the panel's polls.
  * - Elapsed time and time left tick between polls.
  * Options come from this script tag's data-* attributes; no inline script.
  */
@@ -16,8 +20,12 @@
   var options = (document.currentScript && document.currentScript.dataset) || {};
   var MAX_BACKOFF_MS = Number(options.maxBackoff || 30000);
   var SHOWN_REFUSALS = [400, 403, 409, 429];
+  // A sign-in in another tab makes a poll or two 404 while the session changes hands.
+  var REFUSED_RETRY_MS = Number(options.refusedRetry || 2000);
   var INDETERMINATE_CYCLE_MS = 1400; // jobs_ui.css: jobs-ui-indeterminate
   var polls = new WeakMap();
+  var cancelErrors = new Map(); // job id -> message, shown again in each new panel
+  var pendingCancels = new Set(); // job ids whose cancel is on its way
   var clockOffsets = new WeakMap();
 
   function isPoll(elt) {
@@ -26,6 +34,39 @@
 
   function launcher(elt) {
     return elt && elt.closest ? elt.closest("[data-jobs-ui-launch]") : null;
+  }
+
+  function canceller(elt) {
+    return elt && elt.closest ? elt.closest("[data-jobs-ui-cancel]") : null;
+  }
+
+  function isWholePage(xhr) {
+    // jobs_ui and your own views answer fragments; a whole document is an error
+    // page of the site or of Django (CSRF failure, 500), not meant for a slot.
+    return /^\s*<!doctype|<html[\s>]/i.test((xhr && xhr.responseText) || "");
+  }
+
+  function failureMessage(form, status, refusals) {
+    var data = form.dataset;
+    if (!status) {
+      return data.jobsUiError;
+    }
+    if (refusals.indexOf(status) !== -1) {
+      return data.jobsUiErrorSession || data.jobsUiError;
+    }
+    return data.jobsUiErrorServer || data.jobsUiError;
+  }
+
+  function showCancelError(panel, message) {
+    var note = panel.querySelector("[data-jobs-ui-cancel] .jobs-ui-action-error");
+    if (note) {
+      note.textContent = message;
+      note.hidden = false;
+    }
+  }
+
+  function panelsOf(jobId) {
+    return document.querySelectorAll('.jobs-ui-panel[data-job-id="' + jobId + '"]');
   }
 
   function pollState(elt) {
@@ -68,7 +109,8 @@
       return;
     }
     var state = pollState(elt);
-    if (document.hidden || state.stopped || Date.now() < state.retryAt) {
+    // No poll while a cancel is on its way: it would replace the form that waits for the answer.
+    if (document.hidden || state.stopped || Date.now() < state.retryAt || pendingCancels.has(elt.dataset.jobId)) {
       evt.preventDefault();
     }
   });
@@ -83,10 +125,48 @@
     } else if (status === 304) {
       detail.shouldSwap = false;
       detail.isError = false;
-    } else if (SHOWN_REFUSALS.indexOf(status) !== -1 && launcher(detail.requestConfig && detail.requestConfig.elt)) {
+    } else if (
+      SHOWN_REFUSALS.indexOf(status) !== -1 &&
+      launcher(detail.requestConfig && detail.requestConfig.elt) &&
+      !isWholePage(detail.xhr)
+    ) {
       detail.shouldSwap = true;
       detail.isError = false;
     }
+  });
+
+  document.addEventListener("htmx:beforeRequest", function (evt) {
+    var form = canceller(evt.detail.elt);
+    var panel = form && form.closest(".jobs-ui-panel");
+    if (!panel) {
+      return;
+    }
+    var jobId = panel.dataset.jobId;
+    cancelErrors.delete(jobId);
+    pendingCancels.add(jobId);
+    var note = form.querySelector(".jobs-ui-action-error");
+    if (note) {
+      note.hidden = true;
+    }
+    // Listened to on the form itself: a poll that was already on its way may
+    // replace the panel, and a detached form's events do not reach the document.
+    form.addEventListener(
+      "htmx:afterRequest",
+      function (done) {
+        pendingCancels.delete(jobId);
+        if (done.detail.successful) {
+          return;
+        }
+        var message = failureMessage(form, done.detail.xhr ? done.detail.xhr.status : 0, [403, 404]);
+        if (message) {
+          cancelErrors.set(jobId, message);
+          panelsOf(jobId).forEach(function (current) {
+            showCancelError(current, message);
+          });
+        }
+      },
+      { once: true }
+    );
   });
 
   document.addEventListener("htmx:afterRequest", function (evt) {
@@ -94,6 +174,7 @@
     var status = evt.detail.xhr ? evt.detail.xhr.status : 0;
     if (isPoll(elt) && (evt.detail.successful || status === 304)) {
       var state = pollState(elt);
+      state.refused = false;
       if (state.failures) {
         state.failures = 0;
         state.retryAt = 0;
@@ -108,6 +189,11 @@
     if (isPoll(elt)) {
       var state = pollState(elt);
       if (status >= 400 && status < 500 && status !== 408 && status !== 429) {
+        if (!state.refused) {
+          state.refused = true;
+          state.retryAt = Date.now() + REFUSED_RETRY_MS;
+          return;
+        }
         // Gone or no longer ours (signed out): asking again will not help.
         state.stopped = true;
         showConnection(elt, "gone");
@@ -121,11 +207,13 @@
     }
     var form = launcher(elt);
     var target = evt.detail.target;
-    if (form && target && form.dataset.jobsUiError) {
+    var text = form && failureMessage(form, status, [403]);
+    if (form && target && text) {
       var alert = document.createElement("div");
       alert.className = "jobs-ui-alert";
       alert.setAttribute("role", "alert");
-      alert.textContent = form.dataset.jobsUiError;
+      alert.setAttribute("data-testid", "launch-error");
+      alert.textContent = text;
       if (target.classList.contains("jobs-ui-panel")) {
         target.querySelectorAll(".jobs-ui-alert").forEach(function (old) {
           old.remove();
@@ -191,6 +279,14 @@
   function enhance(root) {
     root.querySelectorAll("[data-jobs-ui-copy]").forEach(function (button) {
       button.hidden = false;
+    });
+    // A poll brings a new panel: keep saying why the last cancel failed.
+    var panels = root.matches && root.matches(".jobs-ui-panel") ? [root] : root.querySelectorAll(".jobs-ui-panel");
+    Array.prototype.forEach.call(panels, function (panel) {
+      var message = cancelErrors.get(panel.dataset.jobId);
+      if (message) {
+        showCancelError(panel, message);
+      }
     });
     // Every poll brings a new <progress>: start its animation where the old
     // one was, so an indeterminate bar sweeps on instead of restarting.
