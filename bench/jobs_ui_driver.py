@@ -37,8 +37,8 @@ def reset() -> None:
     Job.objects.all().delete()
     Worker.objects.all().delete()
     if get_config()["AMQP_URL"]:
-        from jobs_ui import amqp
-        from jobs_ui.dispatch import dead_letter_queue, job_queue
+        from jobs_ui.broker import amqp
+        from jobs_ui.broker.dispatch import dead_letter_queue, job_queue
 
         for queue in (job_queue("default"), dead_letter_queue()):
             amqp.delete_queue(queue)
@@ -70,9 +70,9 @@ def drain(task: object, n: int, worker_args: list[str]) -> float:
 
 def wait_for_messages() -> None:
     if get_config()["AMQP_URL"]:
-        from jobs_ui import publishing
+        from jobs_ui.broker import publisher
 
-        if not publishing.flush(120):
+        if not publisher.flush(120):
             raise RuntimeError("The messages were not confirmed within 120 s")
 
 

@@ -11,10 +11,10 @@ __all__ = ["JobContext", "JobTask", "cancel", "enqueue_many", "launch", "launch_
 _LAZY = {
     "JobContext": "jobs_ui.context",
     "JobTask": "jobs_ui.backend",
-    "cancel": "jobs_ui.cancelling",
-    "enqueue_many": "jobs_ui.bulk",
-    "launch": "jobs_ui.launching",
-    "launch_with": "jobs_ui.launching",
+    "cancel": "jobs_ui.jobs.cancel",
+    "enqueue_many": "jobs_ui.jobs.bulk",
+    "launch": "jobs_ui.jobs.create",
+    "launch_with": "jobs_ui.jobs.create",
     "panel_response": "jobs_ui.views",
 }
 

@@ -68,7 +68,7 @@ class JobTask(Task):  # type: ignore[type-arg]
         """Launch for ``request.user`` and return the absolute URL of the JSON result."""
         from django.urls import reverse
 
-        from jobs_ui.launching import launch_with
+        from jobs_ui.jobs.create import launch_with
 
         job = launch_with(self, request, args, kwargs, public=public or self.public)
         return request.build_absolute_uri(reverse("jobs_ui:job_result", args=[job.pk]))
@@ -110,7 +110,7 @@ class JobsBackend(BaseTaskBackend):
             raise InvalidTask("result_ttl must be > 0 seconds.")
 
     def enqueue(self, task: Task[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult[Any, Any]:
-        from jobs_ui.launching import create_job
+        from jobs_ui.jobs.create import create_job
 
         # Optimization: a task is immutable, and Django validated it when it was made;
         # validating it again on every enqueue() cost about a tenth of a launch.

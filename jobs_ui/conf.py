@@ -52,7 +52,7 @@ DEFAULTS: dict[str, Any] = {
     "NOTIFY_IDLE_WORKERS": True,
     # On PostgreSQL: a listening worker with nothing to do offers its free slots, and a new
     # worker job takes one in its own INSERT: it is that worker's at once, without a claim
-    # (jobs_ui.assignment). Off: idle workers claim new jobs after their notification.
+    # (jobs_ui.db.assignment). Off: idle workers claim new jobs after their notification.
     "ASSIGN_IDLE_WORKERS": True,
     # With AMQP_URL: seconds between two sweeps that publish READY worker jobs
     # without a message in RabbitMQ (broker down at launch, run_after due, retries).
@@ -89,7 +89,8 @@ def unknown_keys() -> list[str]:
 def _reset_config(*, setting: str, **kwargs: Any) -> None:
     if setting == "JOBS_UI":
         get_config.cache_clear()
-        from jobs_ui import amqp, dispatch, stores
+        from jobs_ui import stores
+        from jobs_ui.broker import amqp, dispatch
 
         stores.get_result_store.cache_clear()
         amqp.reset()

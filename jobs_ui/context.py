@@ -17,11 +17,11 @@ from django.db.models.functions import Now
 from django.tasks import TaskContext
 
 from jobs_ui.conf import get_config
+from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.exceptions import InvalidProgress, JobCancelled, JobTimedOut
 from jobs_ui.jsonutil import encode_limited
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.write_turns import write_turn
 
 logger = logging.getLogger(__name__)
 

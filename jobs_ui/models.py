@@ -12,7 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
-from jobs_ui.ids import new_job_id
+from jobs_ui.jobs.ids import new_job_id
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -136,7 +136,7 @@ class Job(models.Model):
     error_class = models.CharField(max_length=255, blank=True, default="")
     error_message = models.TextField(blank=True, default="")
     error_traceback = models.TextField(blank=True, default="")
-    # One entry per failed attempt, oldest first, bounded (see jobs_ui.finishing).
+    # One entry per failed attempt, oldest first, bounded (see jobs_ui.jobs.finish).
     errors = models.JSONField(default=list, blank=True)
 
     result_store = models.CharField(max_length=20, blank=True, default="")
@@ -271,7 +271,7 @@ def silent_before() -> datetime:
 
 
 class WorkerSlot(models.Model):
-    """A free slot a listening worker offers to new jobs of one queue (PostgreSQL, ``jobs_ui.assignment``).
+    """A free slot a listening worker offers to new jobs of one queue (PostgreSQL, ``jobs_ui.db.assignment``).
 
     A launch takes one in the INSERT of its job, which is then the worker's at once.
     """

@@ -84,9 +84,9 @@ def demo_site(settings: Any, live_server: Any, transactional_db: None) -> Iterat
     settings.JOBS_UI = {**settings.JOBS_UI, "POLL_INTERVAL": POLL_INTERVAL, "THREAD_POOL_SIZE": 6}
     settings.DEMO_STEP_SECONDS = 0.05
     yield live_server.url
-    from jobs_ui.cancelling import cancel
     from jobs_ui.exceptions import JobNotCancellable
     from jobs_ui.executors import stop_executors
+    from jobs_ui.jobs.cancel import cancel
     from jobs_ui.models import Job
 
     for job in Job.objects.unfinished():

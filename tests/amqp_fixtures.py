@@ -17,7 +17,7 @@ import pytest
 from pika.adapters.blocking_connection import BlockingChannel
 from pika.exceptions import AMQPError
 
-from jobs_ui import amqp, publishing
+from jobs_ui.broker import amqp, publisher
 
 if TYPE_CHECKING:
     from pytest_django.fixtures import Settings
@@ -83,7 +83,7 @@ def amqp_settings(amqp_url: str, settings: Settings, monkeypatch: pytest.MonkeyP
     )
     yield settings
     # Messages of this test still on their way would declare its queues again.
-    publishing.flush()
+    publisher.flush()
     amqp.reset()
     # A connection of its own: whatever state the test left amqp's connections in.
     connection = _connect(amqp_url)

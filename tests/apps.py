@@ -10,7 +10,7 @@ class TestsConfig(AppConfig):
 
     def ready(self) -> None:
         # A worker subprocess started with this variable logs Django's task signals
-        # to that file (tests/test_task_signals.py).
+        # to that file (tests/jobs/test_task_signals.py).
         path = os.environ.get("JOBS_UI_TEST_SIGNAL_LOG")
         if path:
             from tests import signal_log

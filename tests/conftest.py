@@ -44,7 +44,7 @@ def pytest_sessionfinish(session, exitstatus):
     """Remove what jobs_ui keeps beside the SQLite test database with it: the writers' lock file, the wake-ups folder."""
     from django.conf import settings
 
-    from jobs_ui import socket_wakeups, write_turns
+    from jobs_ui.db import socket_wakeups, write_turns
 
     database: dict[str, Any] = settings.DATABASES["default"]
     name = database.get("TEST", {}).get("NAME")

@@ -150,7 +150,7 @@ def templated_result(name: str) -> dict[str, str]:
     return {"greeting": f"Hello {name}"}
 
 
-# Tasks for worker processes (tests/test_worker*.py): their side effects are lines
+# Tasks for worker processes (tests/worker/test_worker*.py): their side effects are lines
 # appended to a file with O_APPEND, so a test counts executions, not statuses.
 
 
@@ -282,7 +282,7 @@ async def async_sync_progress(context: JobContext) -> None:
 
 
 # SystemExit, KeyboardInterrupt, cancel and timeout at progress(), capped progress,
-# the history of failed attempts (tests/test_running.py, test_context.py, test_finishing.py).
+# the history of failed attempts (tests/jobs/test_run.py, tests/test_context.py, tests/jobs/test_finish.py).
 
 
 @task()

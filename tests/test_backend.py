@@ -158,7 +158,7 @@ def test_backend_capabilities():
 
 
 def test_cancelled_job_reads_as_failed_for_django():
-    from jobs_ui.cancelling import cancel
+    from jobs_ui.jobs.cancel import cancel
 
     result = tasks.record.using(run_after=timezone.now() + timedelta(hours=1)).enqueue("x")
     cancel(Job.objects.get(pk=result.id))

@@ -194,7 +194,7 @@ class TestPrune:
 
     @pytest.mark.rabbitmq
     def test_deletes_results_in_rabbitmq(self, amqp_settings):
-        from jobs_ui import amqp
+        from jobs_ui.broker import amqp
         from jobs_ui.exceptions import QueueNotFound
         from jobs_ui.stores.rabbitmq import RabbitMQResultStore, queue_name
 
@@ -237,12 +237,12 @@ class TestQueues:
     @pytest.mark.rabbitmq
     @pytest.mark.django_db(transaction=True)
     def test_counts_messages_in_rabbitmq(self, amqp_settings):
-        from jobs_ui import publishing
+        from jobs_ui.broker import publisher
         from tests import tasks
 
         for _ in range(3):
             tasks.append_line.enqueue("/dev/null", "x")
-        assert publishing.flush()
+        assert publisher.flush()
         data = json.loads(run("jobs_ui_queues", "--json"))
         default = next(queue for queue in data["queues"] if queue["name"] == "default")
         assert (default["ready"], default["messages"], default["consumers"]) == (3, 3, 0)

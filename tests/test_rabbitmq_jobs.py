@@ -9,11 +9,12 @@ import pytest
 from django.db.models.functions import Now
 from django.test import Client
 
-from jobs_ui import amqp, launch
+from jobs_ui import launch
+from jobs_ui.broker import amqp
 from jobs_ui.events import JobEvent
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
-from tests.test_launching import request_for
+from tests.jobs.test_create import request_for
 from tests.waiting import wait_for_status, wait_until
 
 pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]

@@ -196,7 +196,7 @@ class TestUnreadableResult:
 
 class TestCanceller:
     def test_only_owner_and_staff_learn_who_cancelled(self, client, alice, bob, staff):
-        from jobs_ui.cancelling import cancel
+        from jobs_ui.jobs.cancel import cancel
 
         job = cancel(make_job(alice, public=True), by=alice)
         seen = {}

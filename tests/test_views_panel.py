@@ -494,7 +494,7 @@ class TestUnreadableResult:
 
 class TestCanceller:
     def cancelled_by(self, owner, **fields):
-        from jobs_ui.cancelling import cancel
+        from jobs_ui.jobs.cancel import cancel
 
         return cancel(make_job(owner, **fields), by=owner)
 

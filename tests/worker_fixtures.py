@@ -29,12 +29,12 @@ ROOT = Path(__file__).resolve().parent.parent
 
 @pytest.fixture
 def in_process(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[None]:
-    """For a worker loop run in a thread of this process (``jobs_ui.worker.Worker(...).run()``)."""
+    """For a worker loop run in a thread of this process (``jobs_ui.worker.loop.Worker(...).run()``)."""
     settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
-    from jobs_ui import finishing
+    from jobs_ui.jobs import finish
 
     # Worker.run() changes these for its process; this one is pytest's.
-    monkeypatch.setattr(finishing, "_batching", False)
+    monkeypatch.setattr(finish, "_batching", False)
     switch = sys.getswitchinterval()
     yield
     sys.setswitchinterval(switch)
@@ -139,10 +139,10 @@ def start_worker(transactional_db: None, settings: Any) -> Iterator[Any]:
 def _delete_worker_queues() -> None:
     if not settings.JOBS_UI.get("AMQP_URL"):
         return
-    from jobs_ui import amqp
-    from jobs_ui.dispatch import dead_letter_queue, job_queue
+    from jobs_ui.broker import amqp
+    from jobs_ui.broker.dispatch import dead_letter_queue, job_queue
     from jobs_ui.exceptions import BrokerError
-    from jobs_ui.options import known_queues
+    from jobs_ui.worker.options import known_queues
 
     for queue in [*(job_queue(name) for name in known_queues() or ["default"]), dead_letter_queue()]:
         with contextlib.suppress(BrokerError):

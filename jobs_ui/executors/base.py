@@ -33,7 +33,7 @@ class BaseExecutor(ABC):
         return ""
 
     def assigns(self, alias: str, job: Job) -> bool:
-        """Whether the INSERT of the new ``job`` may give it to an idle worker (``jobs_ui.assignment``)."""
+        """Whether the INSERT of the new ``job`` may give it to an idle worker (``jobs_ui.db.assignment``)."""
         return False
 
     def dispatch_after_notification(self) -> bool:

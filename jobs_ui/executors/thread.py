@@ -17,13 +17,13 @@ from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.db.models.functions import Now
 
-from jobs_ui.claiming import claim, claim_next
 from jobs_ui.conf import get_config
 from jobs_ui.executors.base import BaseExecutor
-from jobs_ui.finishing import hand_back
+from jobs_ui.jobs.claim import claim, claim_next
+from jobs_ui.jobs.finish import hand_back
+from jobs_ui.jobs.recover import recover_lost_jobs, renew_leases
+from jobs_ui.jobs.run import run_claimed, running_context
 from jobs_ui.models import Job, JobStatus, Worker, WorkerKind, WorkerState
-from jobs_ui.recovery import recover_lost_jobs, renew_leases
-from jobs_ui.running import run_claimed, running_context
 
 logger = logging.getLogger(__name__)
 
@@ -356,7 +356,7 @@ def sigint_noted(wake: Callable[[], None] | None = None) -> Iterator[Callable[[]
 
 
 def _close_thread_connections() -> None:
-    from jobs_ui import amqp
+    from jobs_ui.broker import amqp
 
     connections.close_all()
     amqp.close()

@@ -5,8 +5,8 @@ import logging
 from django.core import checks
 from django.db import connections
 
-from jobs_ui import assignment, wakeups
 from jobs_ui.conf import get_config
+from jobs_ui.db import assignment, wakeups
 from jobs_ui.executors.base import BaseExecutor
 from jobs_ui.models import Job
 
@@ -19,7 +19,7 @@ class WorkerExecutor(BaseExecutor):
     With ``AMQP_URL``, each committed job is published to RabbitMQ (durable queue
     per ``queue_name``, persistent message, publisher confirms); without it,
     workers claim READY rows from the database themselves (woken by ``NOTIFY``
-    on PostgreSQL and by a datagram on SQLite, see ``jobs_ui.wakeups``).
+    on PostgreSQL and by a datagram on SQLite, see ``jobs_ui.db.wakeups``).
     """
 
     name = "worker"
@@ -34,7 +34,7 @@ class WorkerExecutor(BaseExecutor):
 
     def insert_notification(self, alias: str) -> str:
         # Without a broker on PostgreSQL, dispatching is only the notification; with
-        # one, it tells idle workers to claim at once (jobs_ui.feeds.BrokerFeed).
+        # one, it tells idle workers to claim at once (jobs_ui.worker.feeds.BrokerFeed).
         config = get_config()
         if connections[alias].vendor != "postgresql" or (config["AMQP_URL"] and not config["NOTIFY_IDLE_WORKERS"]):
             return ""
@@ -55,7 +55,7 @@ class WorkerExecutor(BaseExecutor):
             # Workers find committed READY rows themselves; on PostgreSQL, idle ones are woken now.
             wakeups.notify(job.queue_name for job in jobs)
             return
-        from jobs_ui.dispatch import dispatch
+        from jobs_ui.broker.dispatch import dispatch
 
         try:
             dispatch(jobs)

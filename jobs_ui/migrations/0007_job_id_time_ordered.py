@@ -1,6 +1,6 @@
 from django.db import migrations, models
 
-import jobs_ui.ids
+import jobs_ui.jobs.ids
 
 
 class Migration(migrations.Migration):
@@ -16,7 +16,7 @@ class Migration(migrations.Migration):
                     model_name="job",
                     name="id",
                     field=models.UUIDField(
-                        default=jobs_ui.ids.new_job_id, editable=False, primary_key=True, serialize=False
+                        default=jobs_ui.jobs.ids.new_job_id, editable=False, primary_key=True, serialize=False
                     ),
                 ),
             ],

@@ -6,7 +6,7 @@ from typing import TYPE_CHECKING, Any
 from django.core.checks import Error
 from django.utils import timezone
 
-from jobs_ui import amqp
+from jobs_ui.broker import amqp
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import (
     BrokerError,

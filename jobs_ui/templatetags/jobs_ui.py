@@ -15,7 +15,7 @@ from django.utils.html import format_html
 from django.utils.safestring import SafeString
 
 from jobs_ui.backend import JobTask
-from jobs_ui.launching import validate_arguments
+from jobs_ui.jobs.create import validate_arguments
 from jobs_ui.models import Job
 from jobs_ui.registry import resolve_task
 from jobs_ui.views.launch_endpoint import sign_launch

@@ -11,9 +11,9 @@ from django.tasks.exceptions import InvalidTask
 from django.utils.translation import gettext as _
 from django.views.decorators.http import require_POST
 
-from jobs_ui.cancelling import cancel
 from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, JobNotCancellable, TooManyJobs
-from jobs_ui.launching import launch_with
+from jobs_ui.jobs.cancel import cancel
+from jobs_ui.jobs.create import launch_with
 from jobs_ui.views.access import get_owned_job
 from jobs_ui.views.panel import render_panel, task_or_none
 from jobs_ui.views.types import HtmxHttpRequest

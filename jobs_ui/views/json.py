@@ -11,8 +11,8 @@ from django.http import Http404, HttpRequest, JsonResponse
 from django.utils.translation import gettext as _
 from django.views.decorators.cache import never_cache
 
-from jobs_ui.cancelling import shown_error_message
 from jobs_ui.exceptions import ResultExpired, ResultStoreError
+from jobs_ui.jobs.cancel import shown_error_message
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.access import get_visible_job

@@ -20,9 +20,9 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from jobs_ui.backend import JobTask
-from jobs_ui.cancelling import shown_error_message
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import JobsUiException, ResultExpired, UnknownTask
+from jobs_ui.jobs.cancel import shown_error_message
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store

@@ -10,7 +10,7 @@ import pytest
 from django.core.checks import Error
 from django.utils import timezone
 
-from jobs_ui import amqp
+from jobs_ui.broker import amqp
 from jobs_ui.exceptions import ResultExpired, ResultStoreError
 from jobs_ui.models import Job
 from jobs_ui.stores.rabbitmq import RabbitMQResultStore, queue_name

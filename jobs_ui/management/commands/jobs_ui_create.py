@@ -19,7 +19,7 @@ from jobs_ui.events import JobEvent, subscribe
 from jobs_ui.exceptions import JobsUiException
 from jobs_ui.executors import thread_executor
 from jobs_ui.executors.thread import sigint_noted
-from jobs_ui.launching import create_job
+from jobs_ui.jobs.create import create_job
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.registry import resolve_task
 

@@ -7,7 +7,7 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
-from jobs_ui.pruning import prune
+from jobs_ui.jobs.prune import prune
 
 
 def _non_negative(kind: type[float] | type[int]) -> Any:

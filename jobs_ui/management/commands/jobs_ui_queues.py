@@ -11,9 +11,9 @@ from typing import Any
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
+from jobs_ui.broker.queues import DeadLetter, browse_dead_letters, dead_letters, purge_dead_letters, queue_stats
 from jobs_ui.exceptions import BrokerError, NoBroker
 from jobs_ui.management.arguments import positive_int
-from jobs_ui.queues import DeadLetter, browse_dead_letters, dead_letters, purge_dead_letters, queue_stats
 
 # How much of a dead letter's body the table shows.
 BODY_PREVIEW = 120

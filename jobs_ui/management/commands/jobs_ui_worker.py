@@ -1,4 +1,4 @@
-"""``manage.py jobs_ui_worker``: parse the options, then ``jobs_ui.worker.Worker(...).run()``."""
+"""``manage.py jobs_ui_worker``: parse the options, then ``jobs_ui.worker.loop.Worker(...).run()``."""
 
 from __future__ import annotations
 
@@ -14,8 +14,8 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import autoreload
 
 from jobs_ui.management.arguments import positive_float, positive_int
-from jobs_ui.options import InvalidWorkerOptions, WorkerOptions
-from jobs_ui.pools import POOLS
+from jobs_ui.worker.options import InvalidWorkerOptions, WorkerOptions
+from jobs_ui.worker.pools import POOLS
 
 
 class Command(BaseCommand):
@@ -72,7 +72,7 @@ class Command(BaseCommand):
             raise CommandError("--reload runs one worker process; leave out --processes.")
         _log_to_stderr(options["verbosity"])
         if processes > 1:
-            from jobs_ui.supervisor import Supervisor
+            from jobs_ui.worker.supervisor import Supervisor
 
             code = Supervisor(_child_arguments(options), processes).run()
         elif options["reload"]:
@@ -84,8 +84,8 @@ class Command(BaseCommand):
 
 
 def _run(worker_options: WorkerOptions) -> int:
-    from jobs_ui.supervisor import watch_supervisor
-    from jobs_ui.worker import Worker
+    from jobs_ui.worker.loop import Worker
+    from jobs_ui.worker.supervisor import watch_supervisor
 
     worker = Worker(worker_options)
     watch_supervisor(worker.stop)
@@ -117,7 +117,7 @@ def _run_reloading(worker_options: WorkerOptions) -> int:
         # This process restarts the real worker each time it exits with code 3.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         return int(autoreload.restart_with_reloader())
-    from jobs_ui.worker import Worker
+    from jobs_ui.worker.loop import Worker
 
     worker = Worker(worker_options)
     restart = threading.Event()

@@ -1,0 +1,97 @@
+"""What a worker serves and how: the options of ``jobs_ui_worker``, checked before it starts."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass
+
+from jobs_ui.exceptions import JobsUiException, UnknownTask
+from jobs_ui.worker.pools import POOLS
+
+# Jobs in flight at once on the event loop of the async pool, unless --concurrency says otherwise.
+ASYNC_CONCURRENCY = 100
+
+
+class InvalidWorkerOptions(JobsUiException, ValueError):
+    """Worker options that cannot be used: unknown queue or task, bad number."""
+
+
+def known_queues() -> set[str] | None:
+    """Queue names the jobs_ui task backends accept; None when one of them accepts any name."""
+    from django.tasks import task_backends
+
+    from jobs_ui.backend import JobsBackend
+
+    names: set[str] = set()
+    for backend in task_backends.all():
+        if isinstance(backend, JobsBackend):
+            if not backend.queues:
+                return None
+            names |= backend.queues
+    return names
+
+
+@dataclass(frozen=True, kw_only=True)
+class WorkerOptions:
+    """The options of a ``Worker``; each bad value raises ``InvalidWorkerOptions`` with the reason."""
+
+    queues: tuple[str, ...] = ()
+    """Queues to serve; empty for every queue of the task backends."""
+
+    exclude_queues: tuple[str, ...] = ()
+    exclude_tasks: tuple[str, ...] = ()
+    """Dotted paths of tasks this worker never runs."""
+
+    concurrency: int | None = None
+    """Jobs at once; None: like ``ThreadPoolExecutor`` (CPUs + 4, at most 32) for threads, the number
+    of CPUs for processes, ``ASYNC_CONCURRENCY`` for the async pool."""
+
+    pool: str = "thread"
+    max_jobs: int | None = None
+    """Stop taking jobs after this many, and exit once they have finished."""
+
+    until_done: bool = False
+    """Exit once no due READY job is left for this worker."""
+
+    label: str = ""
+    """Shown to staff; ``{pid}`` and ``{host}`` are replaced."""
+
+    heartbeat: float | None = None
+    """Seconds between heartbeats; None for ``HEARTBEAT_INTERVAL``."""
+
+    def __post_init__(self) -> None:
+        if self.pool not in POOLS:
+            raise InvalidWorkerOptions(f"Unknown pool {self.pool!r}; use one of {', '.join(POOLS)}.")
+        for name, value in (("concurrency", self.concurrency), ("max_jobs", self.max_jobs)):
+            if value is not None and (type(value) is not int or value < 1):
+                raise InvalidWorkerOptions(f"{name} must be a whole number >= 1, not {value!r}.")
+        if self.heartbeat is not None and not self.heartbeat > 0:
+            raise InvalidWorkerOptions(f"heartbeat must be > 0 seconds, not {self.heartbeat!r}.")
+        known = known_queues()
+        for queue in (*self.queues, *self.exclude_queues):
+            if known is not None and queue not in known:
+                raise InvalidWorkerOptions(
+                    f"Unknown queue {queue!r}; the task backends have {', '.join(sorted(known))}."
+                )
+        if both := set(self.queues) & set(self.exclude_queues):
+            raise InvalidWorkerOptions(f"Queue(s) both served and excluded: {', '.join(sorted(both))}.")
+        from jobs_ui.registry import resolve_task
+
+        for path in self.exclude_tasks:
+            try:
+                resolve_task(path)
+            except UnknownTask as e:
+                raise InvalidWorkerOptions(f"Cannot exclude {path!r}: {e}") from e
+        if not self.consumed_queues():
+            raise InvalidWorkerOptions("Every queue is excluded: this worker would have nothing to do.")
+
+    def consumed_queues(self) -> list[str]:
+        """The queues this worker takes jobs from, sorted."""
+        names = set(self.queues) or known_queues() or {"default"}
+        return sorted(names - set(self.exclude_queues))
+
+    def resolved_concurrency(self) -> int:
+        if self.concurrency is not None:
+            return self.concurrency
+        cpus = os.cpu_count() or 1
+        return {"thread": min(32, cpus + 4), "process": cpus}.get(self.pool, ASYNC_CONCURRENCY)

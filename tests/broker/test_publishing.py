@@ -1,0 +1,90 @@
+"""The publisher thread: launches hand their messages over; rows are marked once RabbitMQ confirms."""
+
+from __future__ import annotations
+
+import json
+import os
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+from django.db import connection
+
+from jobs_ui.broker import amqp, dispatch, publisher
+from jobs_ui.broker.dispatch import JobMessage, job_queue
+from jobs_ui.models import Job, JobStatus
+from tests import tasks
+
+pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
+
+ROOT = Path(__file__).resolve().parents[2]
+
+
+@pytest.fixture
+def on_workers(amqp_settings):
+    amqp_settings.JOBS_UI = {**amqp_settings.JOBS_UI, "EXECUTOR": "worker"}
+    return amqp_settings
+
+
+def queued_messages() -> list[JobMessage]:
+    """Every message of the default queue, taken off it."""
+    messages: list[JobMessage] = []
+    while True:
+        _method, _properties, body = amqp._run(lambda ch: ch.basic_get(job_queue("default"), auto_ack=True))
+        if body is None:
+            return messages
+        messages.append(JobMessage.decode(body))
+
+
+def test_every_launched_job_gets_one_message_and_is_marked_once_confirmed(on_workers):
+    results = [tasks.append_line.enqueue("/dev/null", str(i)) for i in range(50)]
+    assert publisher.flush()
+    assert Job.objects.filter(status=JobStatus.READY, dispatched_at__isnull=False).count() == 50
+    assert amqp.queue_info(job_queue("default"))[0] == 50
+    assert sorted(str(m.job_id) for m in queued_messages()) == sorted(str(r.id) for r in results)
+
+
+def test_a_message_no_queue_took_is_sent_again_once_its_queue_is_declared(on_workers):
+    first = tasks.append_line.enqueue("/dev/null", "1")
+    assert publisher.flush()
+    assert Job.objects.get(pk=first.id).dispatched_at is not None
+    # The queue goes away behind this process's back: the next messages are returned.
+    amqp.delete_queue(job_queue("default"))
+    later = [tasks.append_line.enqueue("/dev/null", str(i)) for i in range(5)]
+    assert publisher.flush()
+    assert Job.objects.filter(pk__in=[r.id for r in later], dispatched_at__isnull=False).count() == 5
+    assert sorted(str(m.job_id) for m in queued_messages()) == sorted(str(r.id) for r in later)
+
+
+def test_a_late_confirm_does_not_mark_the_next_attempt(on_workers):
+    job = tasks.append_line.enqueue("/dev/null", "x")
+    assert publisher.flush()
+    # A retry of the job: READY again in attempt 1, its message not published yet.
+    Job.objects.filter(pk=job.id).update(attempts=1, dispatched_at=None)
+    dispatch.mark_dispatched([(Job.objects.get(pk=job.id).pk, 0)])
+    assert Job.objects.get(pk=job.id).dispatched_at is None
+    dispatch.mark_dispatched([(Job.objects.get(pk=job.id).pk, 1)])
+    assert Job.objects.get(pk=job.id).dispatched_at is not None
+
+
+def test_messages_still_waiting_when_the_process_exits_are_sent(on_workers, tmp_path):
+    # A short-lived process (a script, jobs_ui_create) launches and exits at once.
+    script = (
+        "import django; django.setup()\n"
+        "from tests import tasks\n"
+        "for i in range(20): tasks.append_line.enqueue('/dev/null', str(i))\n"
+    )
+    env = {
+        **os.environ,
+        "DJANGO_SETTINGS_MODULE": "tests.settings",
+        "JOBS_UI_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
+        "JOBS_UI_TEST_OVERRIDES": json.dumps(on_workers.JOBS_UI),
+    }
+    try:
+        done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=60)
+        assert done.returncode == 0, done.stderr.decode()
+        assert Job.objects.filter(status=JobStatus.READY, dispatched_at__isnull=False).count() == 20
+        assert amqp.queue_info(job_queue("default"))[0] == 20
+    finally:
+        amqp.delete_queue(job_queue("default"))
