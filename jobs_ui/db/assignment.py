@@ -180,15 +180,20 @@ class SlotOffers:
         self.idle = False
         self._write(0)
 
-    def taken(self, count: int) -> bool:
-        """``count`` offers were taken by new jobs; whether the others must be written again (``sync()``)."""
+    def taken(self, count: int, free: int) -> None:
+        """``count`` offers were taken by new jobs, which left ``free`` slots without a job.
+
+        With several queues, a taken slot is still offered for the others: the offers are
+        written again at once, from the thread that took the jobs, while the feed is idle.
+        """
         with self._lock:
             if len(self.queues) == 1:
                 self.offered = max(self.offered - count, 0)
-                return False
-            # With several queues, a taken slot is still offered for the others.
+                return
             self.offered = -1
-            return True
+            idle = self.idle
+        if idle:
+            self._write(free)
 
     def renew(self) -> None:
         with self._lock:

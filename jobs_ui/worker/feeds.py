@@ -389,8 +389,7 @@ def _offer(worker: Worker, listener: wakeups.ReadyListener | None, *, took: bool
     if took:
         offers.busy()
     elif idle and listener is not None and listener.listening.is_set():
-        # Slots without a job: a reserve (claimed jobs waiting for one) is not offered.
-        offers.sync(min(worker.capacity(), worker.pool.concurrency - len(worker.pool.running())))
+        offers.sync(worker.free_slots())
 
 
 def _listens(worker: Worker) -> bool:

@@ -122,11 +122,13 @@ class Worker:
         """
         return self.pick_up(assignment.note_job_ids(job_id)) > 0
 
+    def free_slots(self) -> int:
+        """Slots without a job, for offers: a reserve (claimed jobs waiting for a slot) is not offered."""
+        return min(self.capacity(), self.pool.concurrency - len(self.pool.running()))
+
     def _taken(self, count: int) -> None:
-        if self.offers is not None and self.offers.taken(count):
-            # The feed writes the offers again (jobs_ui.worker.feeds._offer()). Optimization: only
-            # then, since a woken database feed may also claim, as the job starts.
-            self._wake()
+        if self.offers is not None:
+            self.offers.taken(count, self.free_slots())
 
     def pick_up(self, job_ids: Iterable[uuid.UUID]) -> int:
         """Read, mark and start jobs given to this worker that it has not seen; how many started."""
