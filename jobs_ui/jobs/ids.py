@@ -5,11 +5,12 @@ The claim order is ``-priority, enqueued_at, id``. Jobs written in one transacti
 must keep them first in, first out. PostgreSQL compares ``uuid`` values bytewise and
 SQLite stores them as 32 hex digits: both sort these ids by the time they were made.
 
-Layout: 48 bits of Unix time in milliseconds, the version (7), a 42-bit counter
-(12 bits in ``rand_a``, 30 at the top of ``rand_b``), the variant, 32 random bits.
-Within one millisecond the counter goes up by one from a random start whose top bit is
-clear; should it overflow, the timestamp moves on by a millisecond. Ids made in one
-process therefore strictly increase, even when the clock goes back.
+Layout (RFC 9562, method 1): 48 bits of Unix time in milliseconds, the version (7), a
+12-bit counter, the variant, then 62 random bits. The counter starts each millisecond
+at a random value whose top bit is clear and goes up by one per id; should it overflow,
+the timestamp moves on by a millisecond. Ids made in one process therefore strictly
+increase, even when the clock goes back, and each id keeps 62 random bits: a public
+job's link cannot be guessed from a neighbour's.
 """
 
 from __future__ import annotations
@@ -19,9 +20,10 @@ import threading
 import time
 import uuid
 
-_COUNTER_BITS = 42
+_COUNTER_BITS = 12
 _COUNTER_MAX = (1 << _COUNTER_BITS) - 1
 _TIMESTAMP_MAX = (1 << 48) - 1
+_RANDOM_BITS = 62
 
 _lock = threading.Lock()
 _last_ms = 0
@@ -40,11 +42,11 @@ def new_job_id() -> uuid.UUID:
         else:
             _last_ms, _counter = _last_ms + 1, _random_counter()
         timestamp, counter = _last_ms & _TIMESTAMP_MAX, _counter
-    tail = int.from_bytes(os.urandom(4))
-    value = timestamp << 80 | 0x7 << 76 | (counter >> 30) << 64 | 0b10 << 62 | (counter & 0x3FFF_FFFF) << 32 | tail
+    tail = int.from_bytes(os.urandom(8)) >> (64 - _RANDOM_BITS)
+    value = timestamp << 80 | 0x7 << 76 | counter << 64 | 0b10 << 62 | tail
     return uuid.UUID(int=value)
 
 
 def _random_counter() -> int:
     # The top bit stays clear, so the counter has room to count up within the millisecond.
-    return int.from_bytes(os.urandom(6)) >> (48 - _COUNTER_BITS + 1)
+    return int.from_bytes(os.urandom(2)) >> (16 - _COUNTER_BITS + 1)

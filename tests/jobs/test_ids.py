@@ -69,3 +69,13 @@ def test_the_database_sorts_ids_in_the_order_they_were_made():
         made = [tasks.add.enqueue(i).id for i in range(30)]
     assert [str(pk) for pk in Job.objects.order_by("id").values_list("pk", flat=True)] == made
     assert [str(job.pk) for job in Job.objects.in_claim_order()] == made
+
+
+def test_the_counter_takes_12_bits_and_62_bits_stay_random():
+    # A public job's link is its id: one made in the same millisecond must not tell the next.
+    made = [ids.new_job_id() for _ in range(2_000)]
+    same_ms = [(a, b) for a, b in zip(made, made[1:], strict=False) if a.int >> 80 == b.int >> 80]
+    assert same_ms
+    assert all((b.int >> 64 & 0xFFF) == (a.int >> 64 & 0xFFF) + 1 for a, b in same_ms)
+    # The top of rand_b is random, not a continuation of the counter.
+    assert any((b.int >> 32 & 0x3FFF_FFFF) < (a.int >> 32 & 0x3FFF_FFFF) for a, b in same_ms)
