@@ -8,9 +8,13 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from django.core import checks
 from django.http import HttpRequest
-from django.tasks import Task, TaskResult
+from django.tasks import Task, TaskResult, TaskResultStatus
 from django.tasks.backends.base import BaseTaskBackend
+from django.tasks.base import TaskError
 from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+from django.urls import reverse
+
+from jobs_ui.exceptions import ResultExpired
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
@@ -66,8 +70,6 @@ class JobTask(Task):  # type: ignore[type-arg]
         public: bool = False,
     ) -> str:
         """Launch for ``request.user`` and return the absolute URL of the JSON result."""
-        from django.urls import reverse
-
         from jobs_ui.jobs.create import launch_with
 
         job = launch_with(self, request, args, kwargs, public=public or self.public)
@@ -139,10 +141,6 @@ class JobsBackend(BaseTaskBackend):
 
 def to_task_result(job: Job, task: Task[Any, Any]) -> TaskResult[Any, Any]:
     """A ``TaskResult`` read from the ``Job`` row (and the result store when successful)."""
-    from django.tasks import TaskResultStatus
-    from django.tasks.base import TaskError
-
-    from jobs_ui.exceptions import ResultExpired
     from jobs_ui.models import JobStatus
     from jobs_ui.stores import get_result_store
 

@@ -10,6 +10,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
 from jobs_ui.conf import get_config, unknown_keys
 from jobs_ui.exceptions import InvalidBackend
+from jobs_ui.stores import get_result_store
 
 NUMBERS = (
     "THREAD_POOL_SIZE",
@@ -75,8 +76,6 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
 
 
 def _store_messages() -> list[CheckMessage]:
-    from jobs_ui.stores import get_result_store
-
     get_result_store.cache_clear()
     try:
         store = get_result_store()

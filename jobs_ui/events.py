@@ -13,6 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from django.utils import timezone
 
+from jobs_ui.broker import amqp
 from jobs_ui.conf import get_config
 from jobs_ui.worker import batching
 
@@ -113,6 +114,4 @@ def publish(event: JobEvent) -> None:
 
 def send_batch(events: list[JobEvent]) -> None:
     """Publish ``events`` to the RabbitMQ exchange together (``jobs_ui.worker.batching.EventSender``)."""
-    from jobs_ui.broker import amqp
-
     amqp.publish_events([(event.routing_key, event.to_json().encode()) for event in events])

@@ -12,6 +12,7 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.translation import gettext_lazy as _
 
+from jobs_ui.conf import get_config
 from jobs_ui.jobs.ids import new_job_id
 
 if TYPE_CHECKING:
@@ -265,8 +266,6 @@ class Worker(models.Model):
 
 def silent_before() -> datetime:
     """A worker whose last heartbeat is older than this (``HEARTBEAT_TIMEOUT`` ago, this clock) is silent."""
-    from jobs_ui.conf import get_config
-
     return timezone.now() - timedelta(seconds=get_config()["HEARTBEAT_TIMEOUT"])
 
 

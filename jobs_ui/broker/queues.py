@@ -9,6 +9,8 @@ from typing import TYPE_CHECKING, Any
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from jobs_ui.broker import amqp
+from jobs_ui.broker.dispatch import dead_letter_queue, job_queue
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import BrokerError, NoBroker, QueueNotFound
 from jobs_ui.models import Job, JobStatus
@@ -69,9 +71,6 @@ def dead_letters() -> int | None:
     """Messages in the dead-letter queue; None without a broker."""
     if not get_config()["AMQP_URL"]:
         return None
-    from jobs_ui.broker import amqp
-    from jobs_ui.broker.dispatch import dead_letter_queue
-
     try:
         return amqp.queue_info(dead_letter_queue())[0]
     except QueueNotFound:
@@ -96,8 +95,6 @@ class DeadLetter:
 
 def browse_dead_letters(limit: int) -> tuple[list[DeadLetter], int]:
     """The oldest ``limit`` dead letters, left in their queue, and how many there are."""
-    from jobs_ui.broker import amqp
-
     queue = _dead_letter_queue()
     try:
         messages, total = amqp.browse(queue, limit)
@@ -108,8 +105,6 @@ def browse_dead_letters(limit: int) -> tuple[list[DeadLetter], int]:
 
 def purge_dead_letters() -> int:
     """Delete every dead letter; how many there were."""
-    from jobs_ui.broker import amqp
-
     try:
         return amqp.purge_queue(_dead_letter_queue())
     except QueueNotFound:
@@ -119,8 +114,6 @@ def purge_dead_letters() -> int:
 def _dead_letter_queue() -> str:
     if not get_config()["AMQP_URL"]:
         raise NoBroker("Dead letters are kept in RabbitMQ, and JOBS_UI['AMQP_URL'] is not set.")
-    from jobs_ui.broker.dispatch import dead_letter_queue
-
     return dead_letter_queue()
 
 
@@ -143,9 +136,6 @@ def _dead_letter(message: amqp.Message) -> DeadLetter:
 def _broker(name: str) -> tuple[int | None, int | None]:
     if not get_config()["AMQP_URL"]:
         return None, None
-    from jobs_ui.broker import amqp
-    from jobs_ui.broker.dispatch import job_queue
-
     try:
         return amqp.queue_info(job_queue(name))
     except QueueNotFound:

@@ -17,6 +17,7 @@ from django.db import close_old_connections, connections
 from django.db.models import Q
 from django.db.models.functions import Now
 
+from jobs_ui.broker import amqp
 from jobs_ui.conf import get_config
 from jobs_ui.executors.base import BaseExecutor
 from jobs_ui.jobs.claim import claim, claim_next
@@ -356,7 +357,5 @@ def sigint_noted(wake: Callable[[], None] | None = None) -> Iterator[Callable[[]
 
 
 def _close_thread_connections() -> None:
-    from jobs_ui.broker import amqp
-
     connections.close_all()
     amqp.close()

@@ -5,6 +5,7 @@ import logging
 from django.core import checks
 from django.db import connections
 
+from jobs_ui.broker.dispatch import dispatch
 from jobs_ui.conf import get_config
 from jobs_ui.db import assignment, wakeups
 from jobs_ui.executors.base import BaseExecutor
@@ -55,8 +56,6 @@ class WorkerExecutor(BaseExecutor):
             # Workers find committed READY rows themselves; on PostgreSQL, idle ones are woken now.
             wakeups.notify(job.queue_name for job in jobs)
             return
-        from jobs_ui.broker.dispatch import dispatch
-
         try:
             dispatch(jobs)
         except Exception:

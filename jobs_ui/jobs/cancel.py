@@ -8,6 +8,7 @@ from django.db.models.functions import Now
 
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.exceptions import JobCancelled, JobNotCancellable
+from jobs_ui.jobs.run import running_context
 from jobs_ui.models import Job, JobStatus
 
 _CANCELLED_CLASS = f"{JobCancelled.__module__}.{JobCancelled.__qualname__}"
@@ -55,8 +56,6 @@ def shown_error_message(job: Job, *, name_canceller: bool) -> str:
 
 
 def _flag_local(job: Job) -> None:
-    from jobs_ui.jobs.run import running_context
-
     context = running_context(job.pk)
     if context is not None:
         context.request_cancel()

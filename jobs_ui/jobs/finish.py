@@ -18,6 +18,7 @@ from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.jobs import task_signals
 from jobs_ui.models import Job, JobStatus, Worker
+from jobs_ui.registry import resolve_task
 from jobs_ui.worker import batching
 
 logger = logging.getLogger(__name__)
@@ -175,8 +176,6 @@ def fail(job: Job, *, error_class: str, message: str, traceback: str = "") -> bo
 def retry(job: Job, *, error_class: str, message: str, traceback: str = "", delay: float | None = None) -> bool:
     """Hand the job back as READY after a doubling delay (with jitter)."""
     if delay is None:
-        from jobs_ui.registry import resolve_task
-
         try:
             base = resolve_task(job.task_path).retry_delay
         except Exception:

@@ -25,6 +25,8 @@ from typing import TYPE_CHECKING, Any
 
 from django.db import DatabaseError, connections, transaction
 
+from jobs_ui.broker import amqp
+from jobs_ui.db import statements
 from jobs_ui.db.write_turns import write_turn
 
 if TYPE_CHECKING:
@@ -89,8 +91,6 @@ class OutcomeWriter:
         self._thread.join()
 
     def _serve(self) -> None:
-        from jobs_ui.db import statements
-
         alias = statements.using()
         try:
             while (batch := _take(self._queue)) is not None:
@@ -148,8 +148,6 @@ class EventSender:
         self._thread.join()
 
     def _serve(self) -> None:
-        from jobs_ui.broker import amqp
-
         try:
             while (batch := _take(self._queue, EVENT_WINDOW, self._closing)) is not None:
                 events, closing = batch

@@ -10,7 +10,9 @@ from dataclasses import dataclass
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import JobCancelled, JobTimedOut
 from jobs_ui.jobs.finish import fail, finish, hand_back
+from jobs_ui.jobs.run import running_context
 from jobs_ui.models import Job, JobStatus
+from jobs_ui.registry import resolve_task
 
 logger = logging.getLogger(__name__)
 
@@ -118,8 +120,6 @@ class BasePool(ABC):
 
     def submit(self, job: Job) -> None:
         """Run ``job``, claimed by this worker; only when ``free`` > 0."""
-        from jobs_ui.registry import resolve_task
-
         try:
             timeout = resolve_task(job.task_path).timeout
         except Exception:
@@ -216,8 +216,6 @@ class BasePool(ABC):
         return job
 
     def _request_cancel(self, job: Job) -> None:
-        from jobs_ui.jobs.run import running_context
-
         context = running_context(job.pk)
         if context is not None:
             context.request_cancel()
