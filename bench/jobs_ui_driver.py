@@ -38,7 +38,7 @@ def reset() -> None:
     Worker.objects.all().delete()
     if get_config()["AMQP_URL"]:
         from jobs_ui.broker import amqp
-        from jobs_ui.broker.dispatch import dead_letter_queue, job_queue
+        from jobs_ui.broker.messages import dead_letter_queue, job_queue
 
         for queue in (job_queue("default"), dead_letter_queue()):
             amqp.delete_queue(queue)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from importlib import import_module
 from typing import Any
 
 __all__ = ["JobContext", "JobTask", "cancel", "enqueue_many", "launch", "launch_with", "panel_response"]
@@ -21,7 +22,5 @@ _LAZY = {
 
 def __getattr__(name: str) -> Any:
     if name in _LAZY:
-        from importlib import import_module
-
         return getattr(import_module(_LAZY[name]), name)
     raise AttributeError(f"module 'jobs_ui' has no attribute {name!r}")

@@ -1,25 +1,25 @@
-"""The django.tasks backend and its task class."""
+"""The django.tasks backend and its task class.
+
+Django builds the backend when the first ``@task`` is defined, which may be while apps are
+loading, so this module imports no model at its top: its methods import the jobs package
+when they are called.
+"""
 
 from __future__ import annotations
 
-import uuid
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any, Literal
 
 from django.core import checks
 from django.http import HttpRequest
-from django.tasks import Task, TaskResult, TaskResultStatus
+from django.tasks import Task, TaskResult
 from django.tasks.backends.base import BaseTaskBackend
-from django.tasks.base import TaskError
-from django.tasks.exceptions import InvalidTask, TaskResultDoesNotExist
+from django.tasks.exceptions import InvalidTask
 from django.urls import reverse
-
-from jobs_ui.exceptions import ResultExpired
 
 if TYPE_CHECKING:
     from collections.abc import Sequence
 
-    from jobs_ui.models import Job
 
 EXECUTORS = ("thread", "worker")
 UNIQUE = (False, True, "global")
@@ -113,6 +113,7 @@ class JobsBackend(BaseTaskBackend):
 
     def enqueue(self, task: Task[Any, Any], args: Sequence[Any], kwargs: dict[str, Any]) -> TaskResult[Any, Any]:
         from jobs_ui.jobs.create import create_job
+        from jobs_ui.jobs.results import to_task_result
 
         # Optimization: a task is immutable, and Django validated it when it was made;
         # validating it again on every enqueue() cost about a tenth of a launch.
@@ -125,48 +126,10 @@ class JobsBackend(BaseTaskBackend):
         return to_task_result(job, task)
 
     def get_result(self, result_id: str) -> TaskResult[Any, Any]:
-        from jobs_ui.models import Job
-        from jobs_ui.registry import resolve_task
+        from jobs_ui.jobs.results import task_result
 
-        try:
-            job = Job.objects.get(pk=uuid.UUID(str(result_id)), backend=self.alias)
-        except (ValueError, Job.DoesNotExist) as e:
-            raise TaskResultDoesNotExist(result_id) from e
-        return to_task_result(job, resolve_task(job.task_path))
+        return task_result(self.alias, result_id)
 
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         # JOBS_UI itself is checked once by jobs_ui.checks, whatever the backends.
         return list(super().check(**kwargs))
-
-
-def to_task_result(job: Job, task: Task[Any, Any]) -> TaskResult[Any, Any]:
-    """A ``TaskResult`` read from the ``Job`` row (and the result store when successful)."""
-    from jobs_ui.models import JobStatus
-    from jobs_ui.stores import get_result_store
-
-    status = TaskResultStatus.FAILED if job.status == JobStatus.CANCELLED else TaskResultStatus(job.status)
-    # One per failed attempt, oldest first; a job cancelled before it ran has only error_class.
-    errors = [TaskError(exception_class_path=entry["class"], traceback=entry["traceback"]) for entry in job.errors]
-    if not errors and job.error_class:
-        errors.append(TaskError(exception_class_path=job.error_class, traceback=job.error_traceback))
-    result: TaskResult[Any, Any] = TaskResult(
-        task=task,
-        id=str(job.pk),
-        status=status,
-        enqueued_at=job.enqueued_at,
-        started_at=job.started_at,
-        finished_at=job.finished_at,
-        last_attempted_at=job.last_attempted_at,
-        args=job.args,
-        kwargs=job.kwargs,
-        backend=job.backend,
-        errors=errors,
-        worker_ids=list(job.worker_ids),
-    )
-    if job.status == JobStatus.SUCCESSFUL:
-        try:
-            value = get_result_store().load(job)
-        except ResultExpired:
-            value = None
-        object.__setattr__(result, "_return_value", value)
-    return result

@@ -4,8 +4,6 @@ from functools import cache
 from typing import Any
 
 from django.conf import settings
-from django.core.signals import setting_changed
-from django.dispatch import receiver
 
 DEFAULTS: dict[str, Any] = {
     # Where a task runs unless it says otherwise: "thread" or "worker".
@@ -83,15 +81,3 @@ def get_config() -> dict[str, Any]:
 def unknown_keys() -> list[str]:
     user = getattr(settings, "JOBS_UI", {}) or {}
     return sorted(set(user) - set(DEFAULTS))
-
-
-@receiver(setting_changed)
-def _reset_config(*, setting: str, **kwargs: Any) -> None:
-    if setting == "JOBS_UI":
-        get_config.cache_clear()
-        from jobs_ui import stores
-        from jobs_ui.broker import amqp, dispatch
-
-        stores.get_result_store.cache_clear()
-        amqp.reset()
-        dispatch.reset()

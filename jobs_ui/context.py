@@ -13,15 +13,15 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 from django.db import close_old_connections, connections, router
-from django.db.models.functions import Now
 from django.tasks import TaskContext
 
 from jobs_ui.conf import get_config
 from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.exceptions import InvalidProgress, JobCancelled, JobTimedOut
+from jobs_ui.jobs.progress import cancel_state, record_progress
 from jobs_ui.jsonutil import encode_limited
-from jobs_ui.models import Job, JobStatus
+from jobs_ui.models import Job
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ EXTRA_LIMIT = 64 * 1024
 
 
 @dataclass(slots=True)
-class _State:
+class ContextState:
     cancel_requested: bool = False
     lost: bool = False
     """This attempt no longer owns the job: another attempt took it over (see ``cancel_requested``)."""
@@ -50,7 +50,7 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
 
     job: Job
     deadline: float | None = None
-    _state: _State = field(default_factory=_State)
+    _state: ContextState = field(default_factory=ContextState)
 
     @property
     def extra(self) -> dict[str, Any]:
@@ -163,34 +163,18 @@ class JobContext(TaskContext):  # type: ignore[type-arg,misc]
         """Set the flag from this process (``jobs_ui.cancel`` calls it for jobs running here)."""
         self._state.cancel_requested = True
 
-    def _running(self) -> Any:
-        job = self.job
-        return Job.objects.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING)
-
     def _write_progress(self) -> None:
-        job = self.job
-        fields = {
-            "progress_done": job.progress_done,
-            "progress_total": job.progress_total,
-            "progress_message": job.progress_message,
-            "extra": job.extra,
-            "workspace": job.workspace,
-            "progress_at": Now(),
-            "heartbeat_at": Now(),
-        }
-        # Optimization: one query while nobody asked to cancel; a second one
-        # only to learn why the first matched no row.
-        if self._running().filter(cancel_requested_at__isnull=True).update(**fields):
-            return
-        if not self._running().update(**fields):
+        running, cancel_requested = record_progress(self.job)
+        if not running:
             self._state.lost = True
-        self._state.cancel_requested = True
+        if cancel_requested:
+            self._state.cancel_requested = True
 
     def _read_cancel(self) -> None:
-        row = self._running().values("cancel_requested_at").first()
-        if row is None:
+        running, cancel_requested = cancel_state(self.job)
+        if not running:
             self._state.lost = True
-        if row is None or row["cancel_requested_at"] is not None:
+        if cancel_requested:
             self._state.cancel_requested = True
 
 

@@ -19,10 +19,6 @@ class UnknownTask(JobsUiException, LookupError):
     """The task path does not name a jobs_ui task."""
 
 
-class JobDoesNotExist(JobsUiException, LookupError):
-    """No job with this id, or not one the caller may see."""
-
-
 class JobNotCancellable(JobsUiException):
     """The job has already finished."""
 

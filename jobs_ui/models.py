@@ -67,6 +67,10 @@ class JobQuerySet(models.QuerySet["Job"]):
     def finished(self) -> JobQuerySet:
         return self.filter(status__in=FINISHED)
 
+    def attempt(self, job: Job) -> JobQuerySet:
+        """The row of ``job`` while this attempt of it is RUNNING: the fence of every write an attempt makes."""
+        return self.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING)
+
     def due(self) -> JobQuerySet:
         """READY jobs whose ``run_after`` has passed, by the database's clock."""
         return self.ready().filter(Q(run_after__isnull=True) | Q(run_after__lte=Now()))

@@ -1,11 +1,16 @@
+"""Receivers: settings changed (caches reset), and the first request of a web process (its thread pool starts)."""
+
 from __future__ import annotations
 
 from typing import Any
 
-from django.core.signals import request_started
+from django.core.signals import request_started, setting_changed
 from django.dispatch import receiver
 
+from jobs_ui import stores
+from jobs_ui.broker import amqp, dispatch
 from jobs_ui.conf import get_config
+from jobs_ui.executors import thread_executor
 
 
 @receiver(request_started)
@@ -14,10 +19,18 @@ def _start_thread_pool(**kwargs: Any) -> None:
     # READY (or RUNNING by a process that died) are picked up after a restart
     # without waiting for a new launch. It also decides what the pool does at exit
     # (jobs_ui.executors.thread.ThreadExecutor).
-    from jobs_ui.executors import thread_executor
-
     request_started.disconnect(_start_thread_pool)
     executor = thread_executor()
     executor.note_request()
     if get_config()["THREAD_AUTOSTART"]:
         executor.start()
+
+
+@receiver(setting_changed)
+def _reset_config(*, setting: str, **kwargs: Any) -> None:
+    # Everything built from JOBS_UI is built again on next use.
+    if setting == "JOBS_UI":
+        get_config.cache_clear()
+        stores.get_result_store.cache_clear()
+        amqp.reset()
+        dispatch.reset()

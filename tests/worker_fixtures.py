@@ -140,7 +140,7 @@ def _delete_worker_queues() -> None:
     if not settings.JOBS_UI.get("AMQP_URL"):
         return
     from jobs_ui.broker import amqp
-    from jobs_ui.broker.dispatch import dead_letter_queue, job_queue
+    from jobs_ui.broker.messages import dead_letter_queue, job_queue
     from jobs_ui.exceptions import BrokerError
     from jobs_ui.worker.options import known_queues
 

@@ -17,15 +17,20 @@ import queue
 import threading
 import time
 from dataclasses import dataclass
-from typing import TYPE_CHECKING
 
 from django.db import connections
 
 from jobs_ui.broker import amqp
+from jobs_ui.broker.messages import (
+    QUEUE_ARGUMENTS,
+    OutgoingMessage,
+    broker_down,
+    broker_failed,
+    declared,
+    queue_declared,
+)
 from jobs_ui.exceptions import BrokerError
-
-if TYPE_CHECKING:
-    from jobs_ui.broker.dispatch import OutgoingMessage
+from jobs_ui.jobs import marks
 
 logger = logging.getLogger(__name__)
 
@@ -131,11 +136,9 @@ class Publisher:
         return messages
 
     def _send(self, messages: list[OutgoingMessage], *, resent: bool = False) -> None:
-        from jobs_ui.broker import dispatch
-
         if not messages:
             return
-        if dispatch.broker_down():
+        if broker_down():
             self._settled(len(messages))
             return
         handled = 0
@@ -149,23 +152,19 @@ class Publisher:
                     self._publish(broker, message, resent)
                 handled += 1
         except BrokerError as e:
-            dispatch.broker_failed(e)
+            broker_failed(e)
             # The messages from the one that failed on were not sent; those sent wait in _sent.
             self._settled(len(messages) - handled)
             self._drop_connection()
 
     def _publish(self, broker: amqp.ConfirmingPublisher, message: OutgoingMessage, resent: bool) -> None:
-        from jobs_ui.broker import dispatch
-
-        if not dispatch.queue_declared(message.queue):
-            broker.declare_queue(message.queue, dispatch.QUEUE_ARGUMENTS)
-            dispatch.declared(message.queue, True)
+        if not queue_declared(message.queue):
+            broker.declare_queue(message.queue, QUEUE_ARGUMENTS)
+            declared(message.queue, True)
         broker.publish(message.key, message.queue, message.body, priority=message.priority)
         self._sent[message.key] = _Sent(message, time.monotonic(), resent)
 
     def _read_confirms(self) -> None:
-        from jobs_ui.broker import dispatch
-
         if not self._sent or self._broker is None:
             return
         self._polling = True
@@ -175,7 +174,7 @@ class Publisher:
             else:
                 confirmed, unroutable, nacked = self._broker.poll(0)
         except BrokerError as e:
-            dispatch.broker_failed(e)
+            broker_failed(e)
             self._drop_connection()
             return
         finally:
@@ -187,7 +186,7 @@ class Publisher:
             if entry is None:
                 continue
             # The queue was deleted since it was declared: declared and sent once more.
-            dispatch.declared(entry.message.queue, False)
+            declared(entry.message.queue, False)
             if entry.resent:
                 given_up += 1
             else:
@@ -212,13 +211,11 @@ class Publisher:
 
     def _mark(self) -> None:
         """Mark the confirmed rows still READY as dispatched; their messages are settled then."""
-        from jobs_ui.broker import dispatch
-
         unmarked, self._unmarked = self._unmarked, []
         if not unmarked:
             return
         try:
-            dispatch.mark_dispatched(unmarked)
+            marks.mark_dispatched(unmarked)
         except Exception:
             # The sweep publishes them again; the claim drops the duplicates.
             logger.exception("Could not mark %d job(s) as dispatched", len(unmarked))

@@ -10,7 +10,7 @@ from django.db.models import Count, Min, Q
 from django.utils import timezone
 
 from jobs_ui.broker import amqp
-from jobs_ui.broker.dispatch import dead_letter_queue, job_queue
+from jobs_ui.broker.messages import dead_letter_queue, job_queue
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import BrokerError, NoBroker, QueueNotFound
 from jobs_ui.models import Job, JobStatus

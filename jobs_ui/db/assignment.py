@@ -37,7 +37,8 @@ from functools import cache
 from django.db import DatabaseError, connections
 
 from jobs_ui.conf import get_config
-from jobs_ui.db import statements, wakeups
+from jobs_ui.db import wakeups
+from jobs_ui.db.sql import bound_cursor, columns, fetch_jobs, quote, table
 from jobs_ui.models import Job, JobStatus, WorkerSlot, db_now_plus
 
 logger = logging.getLogger(__name__)
@@ -58,7 +59,7 @@ def enabled(alias: str) -> bool:
 
 def taken_slot(alias: str) -> str:
     """The ``WITH`` clause of an assigning INSERT: one free slot of the job's queue (parameter), taken."""
-    slots = statements.quote(alias, WorkerSlot._meta.db_table)
+    slots = quote(alias, WorkerSlot._meta.db_table)
     return (
         f"WITH slot AS (DELETE FROM {slots} WHERE id = (SELECT id FROM {slots} WHERE queue_name = %s "
         "AND expires_at > now() ORDER BY id LIMIT 1 FOR UPDATE SKIP LOCKED) RETURNING worker_id), "
@@ -82,7 +83,7 @@ def assigned_values(columns: Sequence[str]) -> list[str]:
 
 def assigned_note(alias: str) -> str:
     """SQL that ends the note of a new job given to a worker: that worker's id (no job data: anyone may listen)."""
-    worker = statements.quote(alias, "worker_id")
+    worker = quote(alias, "worker_id")
     return f" || CASE WHEN {worker} = '' THEN '' ELSE ' ' || {worker} END"
 
 
@@ -102,8 +103,8 @@ _UNFLUSHED = "(SELECT set_config('synchronous_commit', 'off', true)) AS unflushe
 
 def offer(alias: str, worker_id: str, queues: Iterable[str], count: int, ttl: float) -> None:
     """Replace the offers of ``worker_id`` by ``count`` free slots for each of ``queues``, for ``ttl`` seconds."""
-    slots = statements.quote(alias, WorkerSlot._meta.db_table)
-    with statements.bound_cursor(alias) as cursor:
+    slots = quote(alias, WorkerSlot._meta.db_table)
+    with bound_cursor(alias) as cursor:
         cursor.execute(
             f"WITH gone AS (DELETE FROM {slots} WHERE worker_id = %s) "
             f"INSERT INTO {slots} (worker_id, queue_name, expires_at) "
@@ -115,8 +116,8 @@ def offer(alias: str, worker_id: str, queues: Iterable[str], count: int, ttl: fl
 
 def renew(alias: str, worker_id: str, ttl: float) -> None:
     """Extend the offers of ``worker_id``; drop every expired offer."""
-    slots = statements.quote(alias, WorkerSlot._meta.db_table)
-    with statements.bound_cursor(alias) as cursor:
+    slots = quote(alias, WorkerSlot._meta.db_table)
+    with bound_cursor(alias) as cursor:
         cursor.execute(
             f"WITH expired AS (DELETE FROM {slots} WHERE expires_at <= now()) "
             f"UPDATE {slots} SET expires_at = now() + %s * interval '1 second' FROM {_UNFLUSHED} "
@@ -132,18 +133,18 @@ def pick_up(alias: str, worker_id: str, job_ids: Sequence[uuid.UUID]) -> list[Jo
     """
     connection = connections[alias]
     ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id in job_ids]
-    return statements.fetch_jobs(alias, _pick_up_sql(alias), [ids, worker_id, JobStatus.RUNNING.value])
+    return fetch_jobs(alias, _pick_up_sql(alias), [ids, worker_id, JobStatus.RUNNING.value])
 
 
 @cache
 def _pick_up_sql(alias: str) -> str:
-    q = statements.quote
-    jobs, started, status = statements.table(alias), q(alias, "started_at"), q(alias, "status")
+    q = quote
+    jobs, started, status = table(alias), q(alias, "started_at"), q(alias, "status")
     return (
         f"UPDATE {jobs} SET {started} = statement_timestamp(), {q(alias, 'heartbeat_at')} = statement_timestamp() "
         f"FROM {_UNFLUSHED} "
         f"WHERE {q(alias, 'id')} = ANY(%s) AND {q(alias, 'worker_id')} = %s AND ({status} = %s) IS TRUE "
-        f"AND {started} IS NULL RETURNING {statements.columns(alias)}"
+        f"AND {started} IS NULL RETURNING {columns(alias)}"
     )
 
 

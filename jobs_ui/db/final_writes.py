@@ -16,7 +16,7 @@ from django.db.models import Field
 from django.db.models.expressions import Expression
 from django.db.models.functions import Now
 
-from jobs_ui.db import statements
+from jobs_ui.db.sql import bound_cursor, compile_expression, now_sql, quote, table, to_python
 from jobs_ui.models import DbNowPlus, Job, JobStatus
 
 
@@ -29,13 +29,11 @@ def finish_attempts(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]) 
     if connection.vendor == "postgresql" and len(attempts) > 1:
         rows = _finish_in_groups(alias, attempts)
     else:
-        with statements.bound_cursor(alias) as cursor:
+        with bound_cursor(alias) as cursor:
             rows = [_write_one(cursor, alias, attempt) for attempt in attempts]
     returned = ("finished_at", "result_expires_at")
     return [
-        None
-        if row is None
-        else (statements.to_python(alias, returned[0], row[0]), statements.to_python(alias, returned[1], row[1]))
+        None if row is None else (to_python(alias, returned[0], row[0]), to_python(alias, returned[1], row[1]))
         for row in rows
     ]
 
@@ -49,7 +47,7 @@ def _finish_in_groups(alias: str, attempts: Sequence[tuple[Job, dict[str, Any]]]
     for index, (_job, values) in enumerate(attempts):
         groups.setdefault(_shape(alias, values), []).append(index)
     rows: list[Any] = [None] * len(attempts)
-    with statements.bound_cursor(alias) as cursor:
+    with bound_cursor(alias) as cursor:
         for shape, indexes in groups.items():
             statement = None if shape is None else _finish_many(alias, shape, [attempts[index] for index in indexes])
             if statement is None:
@@ -123,13 +121,13 @@ def _finish_many(
 
 @cache
 def _finish_many_sql(alias: str, shape: tuple[tuple[str, str], ...]) -> str:
-    now = statements.now_sql(alias)
+    now = now_sql(alias)
     sets, columns = [], ["id uuid", "attempts integer"]
     position = 0
     for name, kind in shape:
         field = Job._meta.get_field(name)
         assert isinstance(field, Field)
-        column = statements.quote(alias, str(field.column))
+        column = quote(alias, str(field.column))
         if kind == "now":
             sets.append(f"{column} = {now}")
             continue
@@ -141,18 +139,18 @@ def _finish_many_sql(alias: str, shape: tuple[tuple[str, str], ...]) -> str:
             sets.append(f"{column} = v.v{position}")
         position += 1
     pk, attempts, status = (
-        statements.quote(alias, "id"),
-        statements.quote(alias, "attempts"),
-        statements.quote(alias, "status"),
+        quote(alias, "id"),
+        quote(alias, "attempts"),
+        quote(alias, "status"),
     )
     # The rows are looked up by "id = ANY(...)": PostgreSQL cannot tell how many rows the
     # function returns, and joining on it directly made it read the whole table.
     return (
         f"WITH v AS MATERIALIZED (SELECT * FROM jsonb_to_recordset(%s::jsonb) AS v({', '.join(columns)})) "
-        f"UPDATE {statements.table(alias)} AS j SET {', '.join(sets)} FROM v "
+        f"UPDATE {table(alias)} AS j SET {', '.join(sets)} FROM v "
         f"WHERE j.{pk} = ANY(ARRAY(SELECT id FROM v)) AND j.{pk} = v.id AND j.{attempts} = v.attempts "
         f"AND (j.{status} = %s) IS TRUE "
-        f"RETURNING j.{pk}, j.{attempts}, j.{statements.quote(alias, 'finished_at')}, j.{statements.quote(alias, 'result_expires_at')}"
+        f"RETURNING j.{pk}, j.{attempts}, j.{quote(alias, 'finished_at')}, j.{quote(alias, 'result_expires_at')}"
     )
 
 
@@ -163,16 +161,16 @@ def _finish_statement(alias: str, job: Job, values: dict[str, Any]) -> tuple[str
         field = Job._meta.get_field(name)
         assert isinstance(field, Field)
         if isinstance(value, Expression):
-            sql, expression_params = statements.compile_expression(alias, value)
-            sets.append(f"{statements.quote(alias, field.column)} = {sql}")
+            sql, expression_params = compile_expression(alias, value)
+            sets.append(f"{quote(alias, field.column)} = {sql}")
             params.extend(expression_params)
         else:
-            sets.append(f"{statements.quote(alias, field.column)} = %s")
+            sets.append(f"{quote(alias, field.column)} = %s")
             params.append(field.get_db_prep_save(value, connection))
     params += [Job._meta.pk.get_db_prep_value(job.pk, connection), job.attempts, JobStatus.RUNNING.value]
     sql = (
-        f"UPDATE {statements.table(alias)} SET {', '.join(sets)} WHERE {statements.quote(alias, 'id')} = %s "
-        f"AND {statements.quote(alias, 'attempts')} = %s AND ({statements.quote(alias, 'status')} = %s) IS TRUE "
-        f"RETURNING {statements.quote(alias, 'finished_at')}, {statements.quote(alias, 'result_expires_at')}"
+        f"UPDATE {table(alias)} SET {', '.join(sets)} WHERE {quote(alias, 'id')} = %s "
+        f"AND {quote(alias, 'attempts')} = %s AND ({quote(alias, 'status')} = %s) IS TRUE "
+        f"RETURNING {quote(alias, 'finished_at')}, {quote(alias, 'result_expires_at')}"
     )
     return sql, params

@@ -9,36 +9,23 @@ and rows are turned into ``Job`` instances with converters prepared once;
 
 from __future__ import annotations
 
-import contextlib
 import uuid
-from collections.abc import Callable, Hashable, Iterator, Sequence
+from collections.abc import Callable, Hashable, Sequence
 from functools import cache
 from typing import Any
 
-from django.db import connections, router, transaction
+from django.db import connections, transaction
 from django.db.models import Field
-from django.db.models.expressions import Expression
-from django.db.models.functions import Now
-from django.db.models.sql import Query
 
+from jobs_ui.db.assignment import assigned_note, assigned_to, assigned_values, taken_slot
+from jobs_ui.db.sql import bound_cursor, columns, fetch_jobs, now_sql, quote, table, to_python
 from jobs_ui.db.write_turns import write_turn
-from jobs_ui.models import DbNowPlus, Job, JobStatus
+from jobs_ui.models import Job, JobStatus
 
 # A READY attempt a message was published for: (job id, attempts, task path).
 Wanted = tuple[uuid.UUID, int | None, str | None]
 
 _subqueries: dict[tuple[str, Hashable, int], tuple[str, list[Any]]] = {}
-_compiled: dict[tuple[str, Hashable], tuple[str, list[Any]]] = {}
-# The most compiled expressions kept (one per distinct result TTL, in practice a few).
-COMPILED_LIMIT = 256
-
-
-def using() -> str:
-    return router.db_for_write(Job)
-
-
-def supported(alias: str) -> bool:
-    return connections[alias].vendor in ("postgresql", "sqlite")
 
 
 def claim_wanted(alias: str, worker_id: str, wanted: Sequence[Wanted]) -> list[Job]:
@@ -107,8 +94,6 @@ def insert_job(alias: str, job: Job, *, notify: str = "", assign: bool = False) 
         enqueued_at, *assigned = cursor.fetchone()
     job.enqueued_at = to_python(alias, "enqueued_at", enqueued_at)
     if assigned and assigned[0]:
-        from jobs_ui.db.assignment import assigned_to
-
         assigned_to(job, assigned[0])
     job._state.adding = False
     job._state.db = alias
@@ -122,8 +107,6 @@ def _insert_statement(alias: str, notify: bool, assign: bool = False) -> tuple[l
     returning = quote(alias, "enqueued_at")
     prefix = ""
     if assign:
-        from jobs_ui.db.assignment import assigned_values, taken_slot
-
         prefix = taken_slot(alias)
         placeholders = ", ".join(assigned_values([str(field.column) for field in fields]))
         returning += f", {quote(alias, 'worker_id')}"
@@ -132,8 +115,6 @@ def _insert_statement(alias: str, notify: bool, assign: bool = False) -> tuple[l
     if notify:
         note = f"{quote(alias, 'queue_name')} || ' ' || {quote(alias, 'id')}::text"
         if assign:
-            from jobs_ui.db.assignment import assigned_note
-
             note += assigned_note(alias)
         returning += f", pg_notify(%s, {note})"
     sql = f"{prefix}INSERT INTO {table(alias)} ({columns}) VALUES ({placeholders}) RETURNING {returning}"
@@ -171,7 +152,7 @@ def mark_dispatched(alias: str, attempts: Sequence[tuple[Any, int]]) -> None:
     """PostgreSQL: set ``dispatched_at`` of the rows still READY in these ``(job id, attempts)``.
 
     Rows a worker is claiming right now are skipped, and the mark is committed without
-    waiting for the disk: see ``jobs_ui.broker.dispatch.mark_dispatched``.
+    waiting for the disk: see ``jobs_ui.jobs.marks.mark_dispatched``.
     """
     connection = connections[alias]
     ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id, _ in attempts]
@@ -236,109 +217,3 @@ def _claim(alias: str, worker_id: str, where: str, params: list[Any]) -> list[Jo
         rows = fetch_jobs(alias, sql, [JobStatus.RUNNING.value, worker_id, worker_id, *params, JobStatus.READY.value])
     # RETURNING has no order: the pool gets them in claim order.
     return sorted(rows, key=lambda job: (-job.priority, job.enqueued_at, str(job.pk)))
-
-
-def fetch_jobs(alias: str, sql: str, params: list[Any]) -> list[Job]:
-    connection = connections[alias]
-    attnames, readers = _readers(alias)
-    with bound_cursor(alias) as cursor:
-        cursor.execute(sql, params)
-        rows = cursor.fetchall()
-    jobs = []
-    for row in rows:
-        values = list(row)
-        for index, converters, column in readers:
-            for convert in converters:
-                values[index] = convert(values[index], column, connection)
-        jobs.append(Job.from_db(alias, attnames, values))
-    return jobs
-
-
-@contextlib.contextmanager
-def bound_cursor(alias: str) -> Iterator[Any]:
-    """A cursor for these statements; on PostgreSQL it sends the parameters apart from the SQL.
-
-    Optimization: Django's psycopg cursors bind on the client, and quoting the
-    parameters into the SQL cost the worker more than reading the rows back; for
-    the INSERT of a new job, a fifth of ``enqueue()`` (750 against 620 µs, bench settings).
-    Errors are Django's, as from Django's cursors.
-    """
-    connection = connections[alias]
-    if connection.vendor != "postgresql":
-        with connection.cursor() as cursor:
-            yield cursor
-        return
-    import psycopg
-
-    connection.ensure_connection()
-    with connection.wrap_database_errors, psycopg.Cursor(connection.connection) as cursor:
-        yield cursor
-
-
-def to_python(alias: str, attname: str, value: Any) -> Any:
-    attnames, readers = _readers(alias)
-    index = attnames.index(attname)
-    for position, converters, column in readers:
-        if position == index:
-            for convert in converters:
-                value = convert(value, column, connections[alias])
-    return value
-
-
-@cache
-def _readers(alias: str) -> tuple[list[str], list[tuple[int, list[Any], Any]]]:
-    # What the ORM's compiler does for each row, prepared once: database values to Python.
-    connection = connections[alias]
-    fields = Job._meta.concrete_fields
-    readers = []
-    for index, field in enumerate(fields):
-        column = field.get_col(Job._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
-        if converters:
-            readers.append((index, converters, column))
-    return [field.attname for field in fields], readers
-
-
-def compile_expression(alias: str, expression: Expression) -> tuple[str, list[Any]]:
-    # Optimization: the same few expressions (Now(), db_now_plus(ttl)) come back for
-    # every job; resolving one costs more than running the statement it is in.
-    # Hashing an expression itself costs about as much as compiling it.
-    if type(expression) is Now:
-        key: tuple[str, Hashable] = (alias, "now")
-    elif isinstance(expression, DbNowPlus):
-        key = (alias, ("now+", expression.seconds))
-    else:
-        return _compile_now(alias, expression)
-    compiled = _compiled.get(key)
-    if compiled is None:
-        compiled = _compile_now(alias, expression)
-        if len(_compiled) < COMPILED_LIMIT:
-            _compiled[key] = compiled
-    return compiled[0], list(compiled[1])
-
-
-def _compile_now(alias: str, expression: Expression) -> tuple[str, list[Any]]:
-    query = Query(Job)
-    compiler = query.get_compiler(alias)
-    sql, params = compiler.compile(expression.resolve_expression(query, allow_joins=False, for_save=True))
-    return sql, list(params)
-
-
-@cache
-def now_sql(alias: str) -> str:
-    return compile_expression(alias, Now())[0]
-
-
-@cache
-def quote(alias: str, column: str) -> str:
-    return str(connections[alias].ops.quote_name(column))
-
-
-@cache
-def table(alias: str) -> str:
-    return quote(alias, Job._meta.db_table)
-
-
-@cache
-def columns(alias: str) -> str:
-    return ", ".join(quote(alias, str(field.column)) for field in Job._meta.concrete_fields)

@@ -20,7 +20,7 @@ from collections.abc import Callable, Iterable, Iterator
 from django.db import DatabaseError, connections, transaction
 
 from jobs_ui.db import socket_wakeups
-from jobs_ui.db.statements import using
+from jobs_ui.db.sql import jobs_alias
 
 logger = logging.getLogger(__name__)
 
@@ -33,7 +33,7 @@ LISTEN_RETRY = 2.0
 
 def supported() -> bool:
     """Whether workers of this database can be woken (PostgreSQL with psycopg 3, or a SQLite file)."""
-    connection = connections[using()]
+    connection = connections[jobs_alias()]
     if connection.vendor == "postgresql":
         from django.db.backends.postgresql.psycopg_any import is_psycopg3
 
@@ -49,7 +49,7 @@ def job_note(queue_name: str, job_id: object) -> str:
 
 def notify_job(queue_name: str, job_id: object) -> None:
     """PostgreSQL: tell listening workers of the new job ``job_id`` (sent once committed), as its INSERT would."""
-    with connections[using()].cursor() as cursor:
+    with connections[jobs_alias()].cursor() as cursor:
         cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, job_note(queue_name, job_id)])
 
 
@@ -58,7 +58,7 @@ def announce(queue_name: str, job_id: object) -> None:
 
     On PostgreSQL its INSERT did (``insert_notification``); this does nothing there.
     """
-    connection = connections[using()]
+    connection = connections[jobs_alias()]
     if connection.vendor == "sqlite":
         socket_wakeups.send(connection, [job_note(queue_name, job_id)])
 
@@ -68,7 +68,7 @@ def notify(queue_names: Iterable[str]) -> None:
     names = sorted(set(queue_names))
     if not names:
         return
-    alias = using()
+    alias = jobs_alias()
     connection = connections[alias]
     if connection.vendor == "sqlite":
         # Sent at once outside a transaction; inside one, once it commits (as NOTIFY is).
@@ -165,7 +165,7 @@ class PostgresListener(ReadyListener):
 
     def _listen(self) -> None:
         # Outside Django's per-thread handler: it only waits.
-        database = connections.create_connection(using())
+        database = connections.create_connection(jobs_alias())
         try:
             database.ensure_connection()
             raw = database.connection
@@ -184,7 +184,7 @@ class SocketListener(ReadyListener):
     _inbox: socket_wakeups.Inbox | None = None
 
     def _listen(self) -> None:
-        path = socket_wakeups.folder(connections[using()])
+        path = socket_wakeups.folder(connections[jobs_alias()])
         if path is None:
             raise RuntimeError("This database has no folder for wake-up sockets")
         inbox = self._inbox = socket_wakeups.Inbox(path)
@@ -221,7 +221,7 @@ def listening(
     if not supported():
         yield None
         return
-    kind = PostgresListener if connections[using()].vendor == "postgresql" else SocketListener
+    kind = PostgresListener if connections[jobs_alias()].vendor == "postgresql" else SocketListener
     listener = kind(queue_names, wake, on_job, assigned)
     listener.start()
     try:

@@ -1,13 +1,24 @@
+"""The executors of this process, by name: "thread" (a pool in this process) and "worker" (hand-off to workers)."""
+
 from __future__ import annotations
 
 import threading
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, cast
+
+from django.utils.module_loading import import_string
 
 from jobs_ui.exceptions import InvalidBackend
 
 if TYPE_CHECKING:
     from jobs_ui.executors.base import BaseExecutor
     from jobs_ui.executors.thread import ThreadExecutor
+
+# Loaded by name, as Django loads its backends: the executors run jobs, and the jobs
+# package hands jobs to them (a retry is dispatched again).
+EXECUTOR_CLASSES = {
+    "thread": "jobs_ui.executors.thread.ThreadExecutor",
+    "worker": "jobs_ui.executors.worker.WorkerExecutor",
+}
 
 _executors: dict[str, BaseExecutor] = {}
 _lock = threading.Lock()
@@ -17,16 +28,9 @@ def get_executor(name: str) -> BaseExecutor:
     """This process's executor called ``name`` ("thread" or "worker"), built on first use."""
     with _lock:
         if name not in _executors:
-            if name == "thread":
-                from jobs_ui.executors.thread import ThreadExecutor
-
-                _executors[name] = ThreadExecutor()
-            elif name == "worker":
-                from jobs_ui.executors.worker import WorkerExecutor
-
-                _executors[name] = WorkerExecutor()
-            else:
+            if name not in EXECUTOR_CLASSES:
                 raise InvalidBackend(f"Unknown executor {name!r}; use 'thread' or 'worker'.")
+            _executors[name] = import_string(EXECUTOR_CLASSES[name])()
         return _executors[name]
 
 
@@ -40,8 +44,4 @@ def stop_executors(timeout: float = 10.0) -> None:
 
 def thread_executor() -> ThreadExecutor:
     """This process's thread pool."""
-    from jobs_ui.executors.thread import ThreadExecutor
-
-    executor = get_executor("thread")
-    assert isinstance(executor, ThreadExecutor)
-    return executor
+    return cast("ThreadExecutor", get_executor("thread"))

@@ -4,8 +4,6 @@ from abc import ABC, abstractmethod
 from typing import TYPE_CHECKING
 
 if TYPE_CHECKING:
-    from django.core.checks import CheckMessage
-
     from jobs_ui.models import Job
 
 
@@ -28,6 +26,11 @@ class BaseExecutor(ABC):
     def dispatch(self, job: Job) -> None:
         """Hand over a committed READY job. Must not raise: a job not handed over waits as READY."""
 
+    def dispatch_many(self, jobs: list[Job]) -> None:
+        """Hand over several committed READY jobs (bulk creation). Must not raise."""
+        for job in jobs:
+            self.dispatch(job)
+
     def insert_notification(self, alias: str) -> str:
         """A ``NOTIFY`` channel that the INSERT of a new job signals; "" for none."""
         return ""
@@ -43,7 +46,3 @@ class BaseExecutor(ABC):
     def stop(self, timeout: float = 10.0) -> None:
         """Stop what this executor runs in this process."""
         raise NotImplementedError("This executor does not support stop()")
-
-    def check(self) -> list[CheckMessage]:
-        """System check messages for this executor's configuration (no network I/O)."""
-        return []

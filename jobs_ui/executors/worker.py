@@ -2,7 +2,6 @@ from __future__ import annotations
 
 import logging
 
-from django.core import checks
 from django.db import connections
 
 from jobs_ui.broker.dispatch import dispatch
@@ -64,6 +63,3 @@ class WorkerExecutor(BaseExecutor):
 
     def stop(self, timeout: float = 10.0) -> None:
         return None
-
-    def check(self) -> list[checks.CheckMessage]:
-        return []

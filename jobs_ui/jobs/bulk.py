@@ -10,8 +10,9 @@ from django.db import router, transaction
 
 from jobs_ui.db.write_turns import write_turn
 from jobs_ui.exceptions import InvalidJobArguments
+from jobs_ui.executors import get_executor
 from jobs_ui.jobs import task_signals
-from jobs_ui.jobs.create import create_job, dispatch, new_job, validate_arguments
+from jobs_ui.jobs.create import create_job, new_job, validate_arguments
 from jobs_ui.models import Job
 
 if TYPE_CHECKING:
@@ -65,12 +66,4 @@ def enqueue_many(
 
 
 def _dispatch(jobs: list[Job]) -> None:
-    from jobs_ui.executors import get_executor
-    from jobs_ui.executors.worker import WorkerExecutor
-
-    executor = get_executor(jobs[0].executor)
-    if isinstance(executor, WorkerExecutor):
-        executor.dispatch_many(jobs)
-    else:
-        for job in jobs:
-            dispatch(job)
+    get_executor(jobs[0].executor).dispatch_many(jobs)

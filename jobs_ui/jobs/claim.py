@@ -10,6 +10,7 @@ from django.db.models import F
 from django.db.models.functions import Coalesce, Now
 
 from jobs_ui.db import statements
+from jobs_ui.db.sql import jobs_alias, returning_supported
 from jobs_ui.models import Job, JobQuerySet, JobStatus
 
 
@@ -25,8 +26,8 @@ def claim(
     ``attempts`` and ``task_path``, when given, must match the row too (the READY
     attempt a message was published for).
     """
-    alias = statements.using()
-    if statements.supported(alias):
+    alias = jobs_alias()
+    if returning_supported(alias):
         claimed = statements.claim_wanted(alias, worker_id, [(uuid.UUID(str(job_id)), attempts, task_path)])
         return claimed[0] if claimed else None
     candidate = Job.objects.due().filter(pk=job_id)
@@ -52,8 +53,8 @@ def claim(
 
 def claim_wanted(worker_id: str, wanted: Sequence[statements.Wanted]) -> list[Job]:
     """Claim several ``(job id, attempts, task path)`` at once (one statement where the database allows)."""
-    alias = statements.using()
-    if statements.supported(alias):
+    alias = jobs_alias()
+    if returning_supported(alias):
         return statements.claim_wanted(alias, worker_id, wanted)
     claimed = (claim(job_id, worker_id, attempts=attempts, task_path=path) for job_id, attempts, path in wanted)
     return [job for job in claimed if job is not None]
@@ -102,7 +103,7 @@ def claim_due(
         return candidates
 
     using = router.db_for_write(Job)
-    if statements.supported(using):
+    if returning_supported(using):
         key = (executor, queues, exclude_queues, exclude_tasks)
         return statements.claim_first(using, worker_id, key, select, limit)
     candidates = select()

@@ -13,9 +13,11 @@ from django.db.models.expressions import BaseExpression
 from django.db.models.functions import Now
 from django.utils import timezone
 
-from jobs_ui.db import final_writes, statements
+from jobs_ui.db import final_writes
+from jobs_ui.db.sql import jobs_alias, returning_supported
 from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import JobEvent, publish
+from jobs_ui.executors import get_executor
 from jobs_ui.jobs import task_signals
 from jobs_ui.models import Job, JobStatus, Worker
 from jobs_ui.registry import resolve_task
@@ -34,10 +36,6 @@ _counts: dict[tuple[str, str], int] = {}
 _counts_lock = threading.Lock()
 
 
-def _attempt(job: Job) -> Any:
-    return Job.objects.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING)
-
-
 def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
     """Write the final ``status`` of this attempt; False when the attempt no longer owns the job.
 
@@ -54,8 +52,8 @@ def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
     values = {"status": status, "finished_at": Now(), **fields}
     if values.get("error_class"):
         values["errors"] = _with_error(job, values)
-    alias = statements.using()
-    if statements.supported(alias):
+    alias = jobs_alias()
+    if returning_supported(alias):
         writer = batching.writer()
         if writer is not None:
             writer.put(job, values)
@@ -65,7 +63,7 @@ def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
             written = write_outcomes(alias, outcomes)
         announce_outcomes(outcomes, written)
         return written[0] is not None
-    if _attempt(job).update(**values):
+    if Job.objects.attempt(job).update(**values):
         job.refresh_from_db()
         _written(job, status)
         return True
@@ -74,7 +72,7 @@ def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
 
 
 def write_outcomes(alias: str, outcomes: list[batching.Outcome]) -> list[tuple[Any, Any] | None]:
-    """Write final values of attempts (``statements.supported()`` databases), in the caller's transaction.
+    """Write final values of attempts (``returning_supported()`` databases), in the caller's transaction.
 
     For each: ``(finished_at, result_expires_at)``, or None when the attempt no longer owned its job.
     """
@@ -144,7 +142,7 @@ def flush_outcome_counts() -> None:
         _counts.clear()
     if not pending:
         return
-    with write_turn(statements.using()):
+    with write_turn(jobs_alias()):
         for (worker_id, counter), n in pending.items():
             Worker.objects.filter(pk=worker_id).update(**{counter: F(counter) + n})
 
@@ -205,7 +203,7 @@ def _back_to_ready(job: Job, *, attempt_ended: bool = False, **fields: Any) -> b
 
     With ``attempt_ended`` (a retry), the attempt ran and ended: ``task_finished`` is sent.
     """
-    updated = _attempt(job).update(
+    updated = Job.objects.attempt(job).update(
         status=JobStatus.READY,
         worker_id="",
         heartbeat_at=None,
@@ -218,7 +216,5 @@ def _back_to_ready(job: Job, *, attempt_ended: bool = False, **fields: Any) -> b
         publish(JobEvent.for_job(job, "retry"))
         if attempt_ended:
             task_signals.finished(job)
-        from jobs_ui.jobs.create import dispatch
-
-        dispatch(job)
+        get_executor(job.executor).dispatch(job)
     return bool(updated)

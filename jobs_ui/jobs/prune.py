@@ -56,7 +56,7 @@ def prune(*, hours: float | None = None, keep: int | None = None, dry_run: bool 
 
 def _delete(ids: list[uuid.UUID]) -> None:
     store = get_result_store()
-    if store.name != "database":
+    if not store.kept_in_row:
         for job in Job.objects.filter(pk__in=ids, result_store=store.name):
             try:
                 store.delete(job)

@@ -46,7 +46,7 @@ def _recover(job: Job) -> bool:
     # no new lock, so the row is still free a moment later, outside this transaction
     # (the READY job is dispatched only once its row is committed).
     with transaction.atomic(using=alias):
-        candidate = Job.objects.running().filter(pk=job.pk, attempts=job.attempts)
+        candidate = Job.objects.attempt(job)
         if not list(candidate.select_for_update(skip_locked=True).values_list("pk", flat=True)):
             return False
     return _fail_lost(job)
@@ -64,7 +64,7 @@ def _fail_lost(job: Job) -> bool:
 
 def still_held(job: Job, worker_id: str) -> bool:
     """Renew the lease of this attempt of ``job`` if ``worker_id`` still holds it; whether it does."""
-    held = Job.objects.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING, worker_id=worker_id)
+    held = Job.objects.attempt(job).filter(worker_id=worker_id)
     return bool(held.update(heartbeat_at=Now()))
 
 

@@ -14,18 +14,18 @@ from typing import Any
 
 from asgiref.sync import sync_to_async
 
-from jobs_ui.backend import JobTask, to_task_result
+from jobs_ui.backend import JobTask
 from jobs_ui.conf import get_config
-from jobs_ui.context import JobContext, _State
+from jobs_ui.context import ContextState, JobContext
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.exceptions import InvalidJobResult, JobCancelled, JobsUiException, JobTimedOut, ResultStoreError
 from jobs_ui.jobs import task_signals
 from jobs_ui.jobs.finish import fail, finish
+from jobs_ui.jobs.results import to_task_result
 from jobs_ui.jsonutil import encode_limited
 from jobs_ui.models import Job, JobStatus, db_now_plus
 from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
-from jobs_ui.stores.database import DatabaseResultStore
 
 logger = logging.getLogger(__name__)
 
@@ -130,7 +130,7 @@ def _prepare(job: Job, *, loop_safe: bool = False) -> tuple[JobTask, JobContext]
     task_result = to_task_result(job, task)
     task_signals.started(job, task_result)
     deadline = time.monotonic() + task.timeout if task.timeout else None
-    state = _State(last_cancel_check=math.inf) if loop_safe else _State()
+    state = ContextState(last_cancel_check=math.inf) if loop_safe else ContextState()
     context = JobContext(task_result=task_result, job=job, deadline=deadline, _state=state)
     if job.cancel_requested_at is not None:
         context.request_cancel()
@@ -176,7 +176,7 @@ def _save_result(job: Job, ttl: int | None, value: object) -> None:
     fields: dict[str, Any] = {}
     try:
         encoded = encode_limited(value, limit=config["MAX_RESULT_BYTES"], what="The result", error=InvalidJobResult)
-        if isinstance(store, DatabaseResultStore):
+        if store.kept_in_row:
             # Optimization: the result goes in the final UPDATE, fenced like the status.
             fields["result"] = json.loads(encoded)
         elif _still_owned(job):
@@ -194,4 +194,4 @@ def _save_result(job: Job, ttl: int | None, value: object) -> None:
 
 
 def _still_owned(job: Job) -> bool:
-    return Job.objects.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING).exists()
+    return Job.objects.attempt(job).exists()

@@ -18,19 +18,20 @@ class BaseResultStore(ABC):
     supports_cross_process: bool = True
     """Whether a result saved by one process can be read by another."""
 
-    supports_expiry: bool = True
-    """Whether results disappear by themselves after their time to live."""
+    kept_in_row: bool = False
+    """Whether the result is written into ``Job.result`` with the attempt's final status
+    (``jobs_ui.jobs.finish``) instead of by ``save()``; pruning the row then deletes it."""
 
     def __init__(self, options: dict[str, Any]) -> None:
         self.options = options
 
-    @abstractmethod
     def save(self, job: Job, encoded: str, ttl: int) -> None:
-        """Keep ``encoded`` (the JSON text of the result) for ``ttl`` seconds.
+        """Keep ``encoded`` (the JSON text of the result) for ``ttl`` seconds (every store not ``kept_in_row``).
 
         Raise ``ResultStoreError`` when the result cannot be kept; the job is
         then recorded as failed.
         """
+        raise NotImplementedError("This result store does not support save()")
 
     @abstractmethod
     def load(self, job: Job) -> Any:

@@ -26,7 +26,7 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError, connections, transaction
 
 from jobs_ui.broker import amqp
-from jobs_ui.db import statements
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.db.write_turns import write_turn
 
 if TYPE_CHECKING:
@@ -91,7 +91,7 @@ class OutcomeWriter:
         self._thread.join()
 
     def _serve(self) -> None:
-        alias = statements.using()
+        alias = jobs_alias()
         try:
             while (batch := _take(self._queue)) is not None:
                 outcomes, closing = batch
@@ -208,21 +208,25 @@ def sender() -> EventSender | None:
     return _sender
 
 
-def start(on_written: Callable[[], None], *, backlog: int, events: bool) -> None:
-    """Start the writer (and, with ``events``, the sender) for this process.
+def start(
+    write: Callable[[str, list[Outcome]], list[Any]],
+    announce: Callable[[list[Outcome], list[Any]], None],
+    on_written: Callable[[], None],
+    *,
+    backlog: int,
+    send: Callable[[list[JobEvent]], None] | None = None,
+) -> None:
+    """Start the writer (and, given ``send``, the event sender) for this process.
 
-    More than ``backlog`` outcomes waiting hold back new jobs (``OutcomeWriter.excess``);
-    ``on_written`` is called once a batch written ends that.
+    ``write`` writes a batch of outcomes in the caller's transaction, ``announce`` tells of
+    them once committed. More than ``backlog`` outcomes waiting hold back new jobs
+    (``OutcomeWriter.excess``); ``on_written`` is called once a batch written ends that.
     """
     global _writer, _sender
-    from jobs_ui.jobs.finish import announce_outcomes, write_outcomes
-
-    if events:
-        from jobs_ui.events import send_batch
-
-        _sender = EventSender(send_batch)
+    if send is not None:
+        _sender = EventSender(send)
         _sender.start()
-    _writer = OutcomeWriter(write_outcomes, announce_outcomes, on_written, backlog)
+    _writer = OutcomeWriter(write, announce, on_written, backlog)
     _writer.start()
 
 

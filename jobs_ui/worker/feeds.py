@@ -13,14 +13,8 @@ from typing import TYPE_CHECKING, Any
 from django.db import DatabaseError
 
 from jobs_ui.broker import amqp
-from jobs_ui.broker.dispatch import (
-    InvalidJobMessage,
-    JobMessage,
-    dead_letter,
-    declare_queues,
-    job_queue,
-    message_problems,
-)
+from jobs_ui.broker.dispatch import message_problems
+from jobs_ui.broker.messages import InvalidJobMessage, JobMessage, dead_letter, declare_queues, job_queue
 from jobs_ui.conf import get_config
 from jobs_ui.db import statements, wakeups
 from jobs_ui.exceptions import UnknownTask

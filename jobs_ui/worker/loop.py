@@ -23,8 +23,15 @@ from jobs_ui.broker.dispatch import sweep
 from jobs_ui.conf import get_config
 from jobs_ui.db import assignment
 from jobs_ui.db.write_turns import write_turn
+from jobs_ui.events import send_batch
 from jobs_ui.exceptions import BrokerError
-from jobs_ui.jobs.finish import batch_outcome_counts, flush_outcome_counts, hand_back
+from jobs_ui.jobs.finish import (
+    announce_outcomes,
+    batch_outcome_counts,
+    flush_outcome_counts,
+    hand_back,
+    write_outcomes,
+)
 from jobs_ui.jobs.recover import recover_lost_jobs, renew_leases, still_held
 from jobs_ui.models import Job, WorkerKind, WorkerState
 from jobs_ui.models import Worker as WorkerRow
@@ -212,7 +219,13 @@ class Worker:
         sys.setswitchinterval(SWITCH_INTERVAL)
         batch_outcome_counts()
         # Outcomes waiting to be written hold back new jobs once they are four times the slots.
-        batching.start(self._wake, backlog=4 * self.pool.window, events=bool(get_config()["AMQP_URL"]))
+        batching.start(
+            write_outcomes,
+            announce_outcomes,
+            self._wake,
+            backlog=4 * self.pool.window,
+            send=send_batch if get_config()["AMQP_URL"] else None,
+        )
         self.pool.start()
         self._register()
         alias = router.db_for_write(Job)

@@ -14,8 +14,9 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from jobs_ui.broker.dispatch import JobMessage, forget_messages
+from jobs_ui.broker.messages import JobMessage
 from jobs_ui.jobs.claim import claim_due, claim_wanted
+from jobs_ui.jobs.marks import forget_messages
 from jobs_ui.models import Job
 
 

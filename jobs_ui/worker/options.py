@@ -5,7 +5,11 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
+from django.tasks import task_backends
+
+from jobs_ui.backend import JobsBackend
 from jobs_ui.exceptions import JobsUiException, UnknownTask
+from jobs_ui.registry import resolve_task
 from jobs_ui.worker.pools import POOLS
 
 # Jobs in flight at once on the event loop of the async pool, unless --concurrency says otherwise.
@@ -18,10 +22,6 @@ class InvalidWorkerOptions(JobsUiException, ValueError):
 
 def known_queues() -> set[str] | None:
     """Queue names the jobs_ui task backends accept; None when one of them accepts any name."""
-    from django.tasks import task_backends
-
-    from jobs_ui.backend import JobsBackend
-
     names: set[str] = set()
     for backend in task_backends.all():
         if isinstance(backend, JobsBackend):
@@ -75,8 +75,6 @@ class WorkerOptions:
                 )
         if both := set(self.queues) & set(self.exclude_queues):
             raise InvalidWorkerOptions(f"Queue(s) both served and excluded: {', '.join(sorted(both))}.")
-        from jobs_ui.registry import resolve_task
-
         for path in self.exclude_tasks:
             try:
                 resolve_task(path)

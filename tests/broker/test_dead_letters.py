@@ -11,7 +11,7 @@ import pytest
 from django.core.management import CommandError, call_command
 
 from jobs_ui.broker import amqp
-from jobs_ui.broker.dispatch import dead_letter, dead_letter_queue, declare_queues, job_queue
+from jobs_ui.broker.messages import dead_letter, dead_letter_queue, declare_queues, job_queue
 
 pytestmark = pytest.mark.django_db
 

@@ -14,7 +14,8 @@ from django.utils import timezone
 
 import jobs_ui
 from jobs_ui.broker import amqp, publisher
-from jobs_ui.broker.dispatch import InvalidJobMessage, JobMessage, amqp_priority, declare_queues, job_queue, sweep
+from jobs_ui.broker.dispatch import sweep
+from jobs_ui.broker.messages import InvalidJobMessage, JobMessage, amqp_priority, declare_queues, job_queue
 from jobs_ui.exceptions import InvalidJobArguments
 from jobs_ui.models import Job, JobStatus, db_now_plus
 from tests import tasks

@@ -11,8 +11,9 @@ from pathlib import Path
 import pytest
 from django.db import connection
 
-from jobs_ui.broker import amqp, dispatch, publisher
-from jobs_ui.broker.dispatch import JobMessage, job_queue
+from jobs_ui.broker import amqp, publisher
+from jobs_ui.broker.messages import JobMessage, job_queue
+from jobs_ui.jobs import marks
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
 
@@ -62,9 +63,9 @@ def test_a_late_confirm_does_not_mark_the_next_attempt(on_workers):
     assert publisher.flush()
     # A retry of the job: READY again in attempt 1, its message not published yet.
     Job.objects.filter(pk=job.id).update(attempts=1, dispatched_at=None)
-    dispatch.mark_dispatched([(Job.objects.get(pk=job.id).pk, 0)])
+    marks.mark_dispatched([(Job.objects.get(pk=job.id).pk, 0)])
     assert Job.objects.get(pk=job.id).dispatched_at is None
-    dispatch.mark_dispatched([(Job.objects.get(pk=job.id).pk, 1)])
+    marks.mark_dispatched([(Job.objects.get(pk=job.id).pk, 1)])
     assert Job.objects.get(pk=job.id).dispatched_at is not None
 
 

@@ -16,7 +16,8 @@ from django.test import RequestFactory
 from django.utils import timezone
 
 from jobs_ui import launch
-from jobs_ui.db import assignment, statements, wakeups
+from jobs_ui.db import assignment, wakeups
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.jobs.recover import recover_lost_jobs
 from jobs_ui.models import Job, JobStatus, Worker, WorkerSlot, WorkerState
 from jobs_ui.worker.loop import Worker as WorkerLoop
@@ -36,7 +37,7 @@ def worker_jobs(settings):
 
 
 def offer(worker_id: str = "worker-a", queues: tuple[str, ...] = ("default",), count: int = 1, ttl: float = 60) -> None:
-    assignment.offer(statements.using(), worker_id, queues, count, ttl)
+    assignment.offer(jobs_alias(), worker_id, queues, count, ttl)
 
 
 def note_of(launch: Callable[[], object]) -> str:
@@ -116,7 +117,7 @@ class TestAssignedInsert:
         offer("worker-a")
         given = Job.objects.get(pk=tasks.echo.enqueue("given").id)
         ready = Job.objects.get(pk=tasks.echo.enqueue("ready").id)
-        alias = statements.using()
+        alias = jobs_alias()
         assert assignment.pick_up(alias, "worker-b", [given.pk]) == []
         assert assignment.pick_up(alias, "worker-a", [ready.pk, uuid.uuid4()]) == []
         [picked] = assignment.pick_up(alias, "worker-a", [given.pk])
@@ -145,7 +146,7 @@ class TestRecovery:
     def test_a_job_its_worker_picked_up_is_lost_with_it(self, worker_jobs):
         offer("worker-gone")
         job_id = tasks.echo.enqueue("lost").id
-        assert assignment.pick_up(statements.using(), "worker-gone", [Job.objects.get(pk=job_id).pk])
+        assert assignment.pick_up(jobs_alias(), "worker-gone", [Job.objects.get(pk=job_id).pk])
         assert recover_lost_jobs(timeout=0) == 1
         job = Job.objects.get(pk=job_id)
         assert job.status == JobStatus.FAILED

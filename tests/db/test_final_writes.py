@@ -8,7 +8,8 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 from django.db.models.functions import Now
 
-from jobs_ui.db import final_writes, statements
+from jobs_ui.db import final_writes
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.jobs.claim import claim_wanted
 from jobs_ui.models import Job, JobStatus, db_now_plus
 
@@ -24,7 +25,7 @@ def claimed(n: int) -> list[Job]:
 
 def write(attempts):
     with transaction.atomic():
-        return final_writes.finish_attempts(statements.using(), attempts)
+        return final_writes.finish_attempts(jobs_alias(), attempts)
 
 
 def test_attempts_of_every_shape_are_written_in_order_with_their_own_values():

@@ -12,6 +12,7 @@ from django.test import RequestFactory
 
 from jobs_ui import launch, launch_with
 from jobs_ui.backend import JobTask
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJobs
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
@@ -206,7 +207,7 @@ class TestNewJobRow:
         from jobs_ui.jobs.create import new_job
 
         fast = new_job(ECHO, [1], {"b": [2]}, owner=alice, public=True)
-        statements.insert_job(statements.using(), fast)
+        statements.insert_job(jobs_alias(), fast)
         slow = new_job(ECHO, [1], {"b": [2]}, owner=alice, public=True)
         slow.save(force_insert=True)
         assert self.columns(fast) == self.columns(slow)
@@ -224,7 +225,7 @@ class TestNewJobRow:
         job.extra = {"set": True}
         job.progress_message = "half"
         job.attempts = 2
-        statements.insert_job(statements.using(), job)
+        statements.insert_job(jobs_alias(), job)
         row = Job.objects.get(pk=job.pk)
         assert (row.status, row.priority, row.extra, row.progress_message, row.attempts) == (
             JobStatus.RUNNING,

@@ -8,10 +8,11 @@ import pytest
 from django.db import DatabaseError, connection, transaction
 
 from jobs_ui import events
-from jobs_ui.db import final_writes, statements
+from jobs_ui.db import final_writes
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.events import JobEvent
 from jobs_ui.jobs.claim import claim_wanted
-from jobs_ui.jobs.finish import finish
+from jobs_ui.jobs.finish import announce_outcomes, finish, write_outcomes
 from jobs_ui.jobs.recover import renew_leases
 from jobs_ui.models import Job, JobStatus, Worker
 from jobs_ui.worker import batching
@@ -30,7 +31,7 @@ def claimed(n: int, worker_id: str = "w") -> list[Job]:
 def started():
     """Start the writer and sender as a worker process does; stop them after the test."""
     woken = threading.Event()
-    batching.start(woken.set, backlog=0, events=False)
+    batching.start(write_outcomes, announce_outcomes, woken.set, backlog=0)
     yield woken
     batching.stop()
 
@@ -108,7 +109,7 @@ def test_a_database_error_in_a_batch_is_djangos_and_writes_nothing():
     bad = {"status": None}  # the column is NOT NULL
     good = {"status": JobStatus.SUCCESSFUL}
     with pytest.raises(DatabaseError), transaction.atomic():
-        final_writes.finish_attempts(statements.using(), [(jobs[0], good), (jobs[1], bad)])
+        final_writes.finish_attempts(jobs_alias(), [(jobs[0], good), (jobs[1], bad)])
     assert set(Job.objects.values_list("status", flat=True)) == {JobStatus.RUNNING}
 
 

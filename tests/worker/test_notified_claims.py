@@ -10,7 +10,7 @@ import pytest
 from django.db import connection, connections
 
 from jobs_ui.broker import publisher
-from jobs_ui.broker.dispatch import JobMessage
+from jobs_ui.broker.messages import JobMessage
 from jobs_ui.db import wakeups
 from jobs_ui.jobs import claim
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState

@@ -9,7 +9,7 @@ import uuid
 import pytest
 
 from jobs_ui.broker import amqp, publisher
-from jobs_ui.broker.dispatch import PRIORITY_LEVELS, dead_letter_queue, declare_queues, job_queue
+from jobs_ui.broker.messages import PRIORITY_LEVELS, dead_letter_queue, declare_queues, job_queue
 from jobs_ui.models import Job, JobStatus, Worker
 from tests import tasks
 from tests.amqp_fixtures import _connect

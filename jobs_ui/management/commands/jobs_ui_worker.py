@@ -14,8 +14,10 @@ from django.core.management.base import BaseCommand, CommandError, CommandParser
 from django.utils import autoreload
 
 from jobs_ui.management.arguments import positive_float, positive_int
+from jobs_ui.worker.loop import Worker
 from jobs_ui.worker.options import InvalidWorkerOptions, WorkerOptions
 from jobs_ui.worker.pools import POOLS
+from jobs_ui.worker.supervisor import Supervisor, watch_supervisor
 
 
 class Command(BaseCommand):
@@ -72,8 +74,6 @@ class Command(BaseCommand):
             raise CommandError("--reload runs one worker process; leave out --processes.")
         _log_to_stderr(options["verbosity"])
         if processes > 1:
-            from jobs_ui.worker.supervisor import Supervisor
-
             code = Supervisor(_child_arguments(options), processes).run()
         elif options["reload"]:
             code = _run_reloading(worker_options)
@@ -84,9 +84,6 @@ class Command(BaseCommand):
 
 
 def _run(worker_options: WorkerOptions) -> int:
-    from jobs_ui.worker.loop import Worker
-    from jobs_ui.worker.supervisor import watch_supervisor
-
     worker = Worker(worker_options)
     watch_supervisor(worker.stop)
     return worker.run()
@@ -117,8 +114,6 @@ def _run_reloading(worker_options: WorkerOptions) -> int:
         # This process restarts the real worker each time it exits with code 3.
         signal.signal(signal.SIGINT, signal.SIG_IGN)
         return int(autoreload.restart_with_reloader())
-    from jobs_ui.worker.loop import Worker
-
     worker = Worker(worker_options)
     restart = threading.Event()
 

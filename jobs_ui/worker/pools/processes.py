@@ -14,11 +14,11 @@ from typing import IO, Any
 
 from django.db import connections
 
-from jobs_ui.db import statements
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.exceptions import WorkerLost
 from jobs_ui.jobs import task_signals
 from jobs_ui.jobs.finish import fail, hand_back
-from jobs_ui.models import Job, JobStatus
+from jobs_ui.models import Job
 from jobs_ui.worker.pools.base import BasePool
 
 logger = logging.getLogger(__name__)
@@ -45,9 +45,9 @@ def _send_signal(answer: dict[str, Any]) -> None:
     # What the child relayed (jobs_ui.jobs.task_signals.relay_to): sent here, where this worker's receivers are.
     try:
         if "started" in answer:
-            task_signals.started(job_from_wire(answer["started"], statements.using()))
+            task_signals.started(job_from_wire(answer["started"], jobs_alias()))
         else:
-            task_signals.finished(job_from_wire(answer["finished"], statements.using()))
+            task_signals.finished(job_from_wire(answer["finished"], jobs_alias()))
     except Exception:
         logger.exception("Could not send the task signal a child process relayed")
 
@@ -57,7 +57,7 @@ class _Child:
         read_fd, write_fd = os.pipe()
         env = {**os.environ, "PYTHONPATH": os.pathsep.join(path for path in sys.path if path)}
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "jobs_ui.worker.pools.process_child", str(write_fd)],
+            [sys.executable, "-m", "jobs_ui.worker.process_child", str(write_fd)],
             stdin=subprocess.PIPE,
             pass_fds=[write_fd],
             env=env,
@@ -146,7 +146,7 @@ class ProcessPool(BasePool):
 
     def current(self, job: Job) -> Job | None:
         # The child wrote progress and workspace; this process only has the claim.
-        return Job.objects.filter(pk=job.pk, attempts=job.attempts, status=JobStatus.RUNNING).first()
+        return Job.objects.attempt(job).first()
 
     def stop_now(self) -> list[Job]:
         self._closing = True

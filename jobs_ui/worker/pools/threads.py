@@ -52,13 +52,13 @@ class ThreadPool(BasePool):
                     # Not only Exception: this thread is the slot, and must keep serving.
                     logger.exception("Job %s crashed its runner", job.pk)
                 finally:
-                    _drop_broken_connections()
+                    drop_broken_connections()
                     self._finished(job)
         finally:
             connections.close_all()
 
 
-def _drop_broken_connections() -> None:
+def drop_broken_connections() -> None:
     # Connections stay open between jobs; one a job (or the database) broke is replaced.
     for connection in connections.all(initialized_only=True):
         if connection.connection is not None and connection.errors_occurred and not connection.is_usable():

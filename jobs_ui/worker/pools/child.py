@@ -1,46 +1,33 @@
-"""A child of the process pool: ``python -m jobs_ui.worker.pools.process_child FD``.
-
-Reads one JSON line per job on stdin (the claimed row, see ``processes.job_to_wire``),
-runs the job, and answers on file descriptor FD: ``{"ready": pid}`` once, then ``{"done": job_id}``
-per job. It ends when stdin closes, or when its worker is gone.
-"""
+"""What a child of the process pool does once Django is set up: run the jobs its worker sends, one at a time."""
 
 from __future__ import annotations
 
 import json
 import logging
 import os
-import signal
 import sys
 import threading
 from collections.abc import Callable
-from typing import Any
+from typing import IO, Any
+
+from django.db import connections
+
+from jobs_ui.conf import get_config
+from jobs_ui.db.sql import jobs_alias
+from jobs_ui.jobs import task_signals
+from jobs_ui.jobs.finish import batch_outcome_counts, flush_outcome_counts
+from jobs_ui.jobs.recover import still_held
+from jobs_ui.jobs.run import run_claimed
+from jobs_ui.worker.pools.processes import job_from_wire, job_to_wire
+from jobs_ui.worker.pools.threads import drop_broken_connections
 
 
-def main() -> None:
-    answers = os.fdopen(int(sys.argv[1]), "w", buffering=1)
-    # Ctrl-C reaches the whole process group: the worker decides when jobs stop.
-    signal.signal(signal.SIGINT, signal.SIG_IGN)
-    from jobs_ui.worker.supervisor import watch_parent
-
-    # A child must not outlive its worker: the job's lease has lapsed by then and
-    # another attempt may already run it.
-    watch_parent(os.getppid(), lambda: os._exit(1), "jobs_ui-watchdog")
-
-    import django
-
-    django.setup()
-    from jobs_ui.db import statements
-    from jobs_ui.jobs import task_signals
-    from jobs_ui.jobs.finish import batch_outcome_counts, flush_outcome_counts
-    from jobs_ui.jobs.run import run_claimed
-    from jobs_ui.worker.pools.processes import job_from_wire, job_to_wire
-    from jobs_ui.worker.pools.threads import _drop_broken_connections
-
+def serve(answers: IO[str]) -> None:
+    """Run each job read from stdin; answer on ``answers`` (see ``jobs_ui.worker.process_child``)."""
     batch_outcome_counts()
     threading.Thread(target=_flush_counts, args=(flush_outcome_counts,), name="jobs_ui-counts", daemon=True).start()
     threading.Thread(target=_renew_lease, name="jobs_ui-lease", daemon=True).start()
-    alias = statements.using()
+    alias = jobs_alias()
 
     def relay(kind: str, job: Any) -> None:
         # The worker sends the task signals: its receivers are there. Answered before
@@ -57,7 +44,7 @@ def main() -> None:
                 run_claimed(job)
             finally:
                 _current.clear()
-            _drop_broken_connections()
+            drop_broken_connections()
             answers.write(json.dumps({"done": str(job.pk)}) + "\n")
     except BrokenPipeError:
         # The worker is gone (killed): nobody reads the answers, and its jobs are recovered
@@ -74,11 +61,6 @@ def _renew_lease() -> None:
     # The job's lease, renewed from here too: a worker frozen while this process runs
     # the job (SIGSTOP of the worker alone) must not make the job look lost while it
     # still runs, or a second attempt would repeat its work.
-    from django.db import connections
-
-    from jobs_ui.conf import get_config
-    from jobs_ui.jobs.recover import still_held
-
     interval = get_config()["HEARTBEAT_INTERVAL"]
     while not threading.Event().wait(interval):
         for job in list(_current):
@@ -95,7 +77,3 @@ def _flush_counts(flush: Callable[[], None]) -> None:
             flush()
         except Exception:
             logging.getLogger(__name__).exception("Could not write the worker's job counts")
-
-
-if __name__ == "__main__":
-    main()
