@@ -8,7 +8,7 @@ from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
 
-from jobs_ui.conf import get_config, unknown_keys
+from jobs_ui.conf import REMOVED, get_config, removed_keys, unknown_keys
 from jobs_ui.exceptions import InvalidBackend
 from jobs_ui.stores import get_result_store
 
@@ -43,6 +43,14 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="jobs_ui.E004",
             )
         )
+    messages.extend(
+        Warning(
+            f"JOBS_UI[{key!r}] is no longer used.",
+            hint=f"Remove it. {REMOVED[key]}",
+            id="jobs_ui.W003",
+        )
+        for key in removed_keys()
+    )
     config = get_config()
     if config["EXECUTOR"] not in ("thread", "worker"):
         messages.append(

@@ -44,14 +44,6 @@ DEFAULTS: dict[str, Any] = {
     # Without AMQP_URL: how long an idle jobs_ui_worker waits before it asks
     # the database for work again (never between two jobs, only when idle).
     "WORKER_IDLE_POLL": 0.5,
-    # With AMQP_URL: a new job also sends NOTIFY (a datagram on SQLite), and a worker with a
-    # free slot claims it at once instead of waiting for its message (which is then
-    # dropped). Each idle worker makes one query per new job: turn it off for many.
-    "NOTIFY_IDLE_WORKERS": True,
-    # On PostgreSQL: a listening worker with nothing to do offers its free slots, and a new
-    # worker job takes one in its own INSERT: it is that worker's at once, without a claim
-    # (jobs_ui.db.assignment). Off: idle workers claim new jobs after their notification.
-    "ASSIGN_IDLE_WORKERS": True,
     # With AMQP_URL: seconds between two sweeps that publish READY worker jobs
     # without a message in RabbitMQ (broker down at launch, run_after due, retries).
     "DISPATCH_SWEEP_INTERVAL": 1.0,
@@ -68,6 +60,19 @@ DEFAULTS: dict[str, Any] = {
 }
 
 
+# Keys jobs_ui no longer reads, and what happens instead (a warning, jobs_ui.W003).
+REMOVED: dict[str, str] = {
+    "ASSIGN_IDLE_WORKERS": (
+        "On PostgreSQL, a new worker job always takes a free slot offered by an idle worker in its own INSERT, "
+        "when one is offered."
+    ),
+    "NOTIFY_IDLE_WORKERS": (
+        "A new worker job always wakes idle workers (NOTIFY on PostgreSQL, a datagram on SQLite); with AMQP_URL, "
+        "a worker with a free slot claims it at once instead of waiting for its message."
+    ),
+}
+
+
 @cache
 def get_config() -> dict[str, Any]:
     user = getattr(settings, "JOBS_UI", {}) or {}
@@ -80,4 +85,9 @@ def get_config() -> dict[str, Any]:
 
 def unknown_keys() -> list[str]:
     user = getattr(settings, "JOBS_UI", {}) or {}
-    return sorted(set(user) - set(DEFAULTS))
+    return sorted(set(user) - set(DEFAULTS) - set(REMOVED))
+
+
+def removed_keys() -> list[str]:
+    user = getattr(settings, "JOBS_UI", {}) or {}
+    return sorted(set(user) & set(REMOVED))

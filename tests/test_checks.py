@@ -112,3 +112,25 @@ class CheckSettingsTests(SimpleTestCase):
                 id="jobs_ui.W001",
             )
         ]
+
+    @override_settings(JOBS_UI={**JOBS_UI, "NOTIFY_IDLE_WORKERS": False, "ASSIGN_IDLE_WORKERS": False})
+    def test_w003_removed_keys(self):
+        assert check_settings() == [
+            Warning(
+                "JOBS_UI['ASSIGN_IDLE_WORKERS'] is no longer used.",
+                hint=(
+                    "Remove it. On PostgreSQL, a new worker job always takes a free slot offered by an idle worker "
+                    "in its own INSERT, when one is offered."
+                ),
+                id="jobs_ui.W003",
+            ),
+            Warning(
+                "JOBS_UI['NOTIFY_IDLE_WORKERS'] is no longer used.",
+                hint=(
+                    "Remove it. A new worker job always wakes idle workers (NOTIFY on PostgreSQL, a datagram on "
+                    "SQLite); with AMQP_URL, a worker with a free slot claims it at once instead of waiting for its "
+                    "message."
+                ),
+                id="jobs_ui.W003",
+            ),
+        ]

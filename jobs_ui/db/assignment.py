@@ -1,4 +1,4 @@
-"""Idle workers are given new jobs in the jobs' own INSERT (PostgreSQL, ``ASSIGN_IDLE_WORKERS``).
+"""Idle workers are given new jobs in the jobs' own INSERT (PostgreSQL).
 
 A worker that listens for notes (``jobs_ui.db.wakeups``) and found nothing to do offers
 its free slots: a ``WorkerSlot`` row per slot and queue, which expires unless its
@@ -36,7 +36,6 @@ from functools import cache
 
 from django.db import DatabaseError, connections
 
-from jobs_ui.conf import get_config
 from jobs_ui.db import wakeups
 from jobs_ui.db.sql import bound_cursor, columns, fetch_jobs, quote, table
 from jobs_ui.models import Job, JobStatus, WorkerSlot, db_now_plus
@@ -49,12 +48,7 @@ UNPICKED_AFTER = 1.0
 
 def enabled(alias: str) -> bool:
     """Whether new worker jobs on ``alias`` may be given to idle workers (workers listen for notes there)."""
-    config = get_config()
-    if not config["ASSIGN_IDLE_WORKERS"] or connections[alias].vendor != "postgresql":
-        return False
-    if config["AMQP_URL"] and not config["NOTIFY_IDLE_WORKERS"]:
-        return False  # workers with a broker listen only with NOTIFY_IDLE_WORKERS
-    return wakeups.supported()
+    return connections[alias].vendor == "postgresql" and wakeups.supported()
 
 
 def taken_slot(alias: str) -> str:

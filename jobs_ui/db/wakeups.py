@@ -7,7 +7,8 @@ database file (``jobs_ui.db.socket_wakeups``). Without a broker, a worker that c
 the database listens while it serves, so it does not wait for its next idle poll; the
 idle poll stays: it finds delayed jobs once they are due, and anything a lost note
 missed. With a broker, a worker with a free slot claims a notified new job by its id
-before its message arrives (``NOTIFY_IDLE_WORKERS``). Other databases have no such thing.
+before its message arrives (not one that excludes tasks: it waits for the messages).
+Other databases have no such thing.
 """
 
 from __future__ import annotations

@@ -26,8 +26,7 @@ class WorkerExecutor(BaseExecutor):
     supports_cross_process = True
 
     def dispatch(self, job: Job) -> None:
-        config = get_config()
-        if config["AMQP_URL"] and config["NOTIFY_IDLE_WORKERS"]:
+        if get_config()["AMQP_URL"]:
             # On SQLite, what the INSERT sent on PostgreSQL; the message follows.
             wakeups.announce(job.queue_name, job.pk)
         self.dispatch_many([job])
@@ -35,10 +34,7 @@ class WorkerExecutor(BaseExecutor):
     def insert_notification(self, alias: str) -> str:
         # Without a broker on PostgreSQL, dispatching is only the notification; with
         # one, it tells idle workers to claim at once (jobs_ui.worker.feeds.BrokerFeed).
-        config = get_config()
-        if connections[alias].vendor != "postgresql" or (config["AMQP_URL"] and not config["NOTIFY_IDLE_WORKERS"]):
-            return ""
-        return wakeups.CHANNEL
+        return wakeups.CHANNEL if connections[alias].vendor == "postgresql" else ""
 
     def assigns(self, alias: str, job: Job) -> bool:
         # A delayed job waits for its time in the queue, not in a worker.

@@ -387,8 +387,8 @@ def _offer(worker: Worker, listener: wakeups.ReadyListener | None, *, took: bool
 
 
 def _listens(worker: Worker) -> bool:
-    """Whether the worker's broker feed also claims on the notification of a new job (``NOTIFY_IDLE_WORKERS``).
+    """Whether the worker's broker feed also claims on the notification of a new job.
 
     Not for a worker that excludes tasks: a claim by id does not know the task.
     """
-    return bool(get_config()["NOTIFY_IDLE_WORKERS"]) and not worker.exclude_tasks and wakeups.supported()
+    return not worker.exclude_tasks and wakeups.supported()

@@ -94,12 +94,6 @@ class TestAssignedInsert:
         assert job.status == JobStatus.READY
         assert WorkerSlot.objects.count() == 1
 
-    def test_turned_off_no_slot_is_taken(self, worker_jobs, settings):
-        settings.JOBS_UI = {**settings.JOBS_UI, "ASSIGN_IDLE_WORKERS": False}
-        offer()
-        assert Job.objects.get(pk=tasks.echo.enqueue(1).id).status == JobStatus.READY
-        assert WorkerSlot.objects.count() == 1
-
     def test_a_thread_job_is_never_given_to_a_worker(self, settings):
         settings.JOBS_UI = {**settings.JOBS_UI, "THREAD_AUTOSTART": False}
         offer()

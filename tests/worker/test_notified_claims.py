@@ -1,4 +1,8 @@
-"""With RabbitMQ: an idle worker claims a new job on its notification (NOTIFY, or a datagram on SQLite), and drops the message that follows."""
+"""With RabbitMQ: an idle worker claims a new job on its notification (NOTIFY, or a datagram on SQLite), and drops the message that follows.
+
+On PostgreSQL, those are the new jobs that took no free slot of an idle worker in their INSERT
+(tests/db/test_assignment.py): here, jobs delayed by run_after, which never do.
+"""
 
 from __future__ import annotations
 
@@ -8,12 +12,13 @@ from typing import Any
 
 import pytest
 from django.db import connection, connections
+from django.utils import timezone
 
 from jobs_ui.broker import publisher
 from jobs_ui.broker.messages import JobMessage
 from jobs_ui.db import wakeups
 from jobs_ui.jobs import claim
-from jobs_ui.models import Job, JobStatus, Worker, WorkerState
+from jobs_ui.models import Job, JobStatus, Worker, WorkerSlot, WorkerState
 from jobs_ui.worker import feeds, message_claims
 from jobs_ui.worker.loop import Worker as WorkerLoop
 from jobs_ui.worker.options import WorkerOptions
@@ -29,20 +34,16 @@ pytestmark = [
 ]
 
 
-@pytest.fixture(autouse=True)
-def _claimed_not_given(settings):
-    # These claims are what happens when no idle worker offers a slot (tests/db/test_assignment.py).
-    settings.JOBS_UI = {**settings.JOBS_UI, "ASSIGN_IDLE_WORKERS": False}
-
-
 class Seen:
-    """What the worker's broker feed did: each claim's (job id, attempts, task path), and the messages it received."""
+    """What the worker's broker feed did: each claim's (job id, attempts, task path), the messages it received, and the notifications."""
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.claims: list[tuple[Any, Any, Any]] = []
         self.messages: list[Any] = []
+        self.notes: list[str] = []
         self._lock = threading.Lock()
         real_claim, real_claim_due, real_handle = claim.claim_wanted, claim.claim_due, feeds.BrokerFeed.handle
+        real_notified = feeds.BrokerFeed._notified
 
         def claim_wanted(worker_id: str, wanted: list[Any]) -> list[Job]:
             with self._lock:
@@ -62,14 +63,24 @@ class Seen:
                 self.messages.extend(JobMessage.decode(delivery.body).job_id for delivery in deliveries)
             return started
 
+        def notified(feed: feeds.BrokerFeed, job_id: str) -> None:
+            real_notified(feed, job_id)
+            with self._lock:
+                self.notes.append(job_id)
+
         monkeypatch.setattr(feeds, "claim_wanted", claim_wanted)
         monkeypatch.setattr(message_claims, "claim_wanted", claim_wanted)
         monkeypatch.setattr(message_claims, "claim_due", claim_due)
         monkeypatch.setattr(feeds.BrokerFeed, "handle", handle)
+        monkeypatch.setattr(feeds.BrokerFeed, "_notified", notified)
 
     def received(self, job_id: Any) -> bool:
         with self._lock:
             return str(job_id) in [str(message) for message in self.messages]
+
+    def noted(self, job_id: Any) -> bool:
+        with self._lock:
+            return str(job_id) in self.notes
 
     def claims_of(self, job_id: Any) -> list[tuple[Any, Any, Any]]:
         with self._lock:
@@ -123,8 +134,14 @@ def late_messages(monkeypatch):
 
 def test_a_new_job_is_claimed_on_its_notification_and_its_message_dropped(broker_worker, late_messages):
     worker, seen = broker_worker
+    if connection.vendor == "postgresql":
+        wait_until(
+            lambda: WorkerSlot.objects.filter(worker_id=worker.id, queue_name="default").count() == 2,
+            what="two offered slots",
+        )
     for i in range(3):
-        result = tasks.echo.enqueue(f"job {i}")
+        # Delayed by run_after, and due at once: its INSERT takes no offered slot.
+        result = tasks.echo.using(run_after=timezone.now()).enqueue(f"job {i}")
         wait_for_status(result.id, JobStatus.SUCCESSFUL)
         wait_until(partial(seen.received, result.id), what="the job's message")
         # One claim, by id alone (the notification names no task); the message claimed nothing.
@@ -134,18 +151,25 @@ def test_a_new_job_is_claimed_on_its_notification_and_its_message_dropped(broker
     assert Job.objects.filter(status=JobStatus.SUCCESSFUL, attempts=1).count() == 3
 
 
-def test_turned_off_the_message_alone_brings_the_job(in_process, amqp_settings, monkeypatch, settings):
-    settings.JOBS_UI = {**settings.JOBS_UI, "NOTIFY_IDLE_WORKERS": False}
+def test_a_busy_worker_leaves_a_new_job_to_its_message(in_process, amqp_settings, monkeypatch):
     seen = Seen(monkeypatch)
-    worker = WorkerLoop(WorkerOptions(concurrency=2))
+    worker = WorkerLoop(WorkerOptions(concurrency=1))
     thread = threading.Thread(target=worker.run)
     thread.start()
     try:
+        tasks.wait_for_gate.enqueue("busy")
+        wait_until(lambda: worker.capacity() == 0, what="the only slot to fill")
+        # No free slot, so none offered: the new job is READY in its queue, and notified.
         result = tasks.echo.enqueue("by message")
+        # Notified while no slot was free: the notification claims nothing, the message waits for the slot.
+        wait_until(partial(seen.noted, result.id), what="the job's notification")
+        assert seen.claims_of(result.id) == []
+        tasks.gate("busy").set()
         wait_for_status(result.id, JobStatus.SUCCESSFUL)
         [(job_id, attempts, task_path)] = seen.claims_of(result.id)
         assert (attempts, task_path) == (0, "tests.tasks.echo")
     finally:
+        tasks.gate("busy").set()
         worker.stop()
         thread.join(30)
 
@@ -167,7 +191,8 @@ def test_a_worker_that_excludes_tasks_waits_for_messages(in_process, amqp_settin
 def test_idle_workers_racing_for_notified_jobs_run_each_once(amqp_settings, start_worker, lines):
     workers = [start_worker("--concurrency", "2") for _ in range(3)]
     wait_until(lambda: Job.objects.count() == 0 and _online() == 3, what="three workers online")
-    ids = [tasks.append_line.enqueue(lines.path, f"job {i}").id for i in range(60)]
+    # Delayed by run_after, so each new job goes to no worker in its INSERT: every idle worker claims it.
+    ids = [tasks.append_line.using(run_after=timezone.now()).enqueue(lines.path, f"job {i}").id for i in range(60)]
     for job_id in ids:
         wait_for_status(job_id, JobStatus.SUCCESSFUL)
     assert sorted(lines.read()) == sorted(f"job {i}" for i in range(60))
