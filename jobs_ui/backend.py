@@ -115,7 +115,7 @@ class JobsBackend(BaseTaskBackend):
         from jobs_ui.jobs.create import create_job
 
         # Optimization: a task is immutable, and Django validated it when it was made;
-        # validating it again on every enqueue() cost about a tenth of a launch.
+        # validating it again on every enqueue() was a noticeable part of a launch.
         if self._validated.get(id(task)) is not task:
             self.validate_task(task)
             if len(self._validated) >= VALIDATED_LIMIT:

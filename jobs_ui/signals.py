@@ -1,3 +1,5 @@
+"""Signal receivers: a web process starts its thread pool with its first request."""
+
 from __future__ import annotations
 
 from typing import Any

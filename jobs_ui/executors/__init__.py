@@ -1,3 +1,5 @@
+"""This process's executors, built on first use: the thread pool, and the hand-off to worker processes."""
+
 from __future__ import annotations
 
 import threading

@@ -1,3 +1,5 @@
+"""The default result store: each result in its job's row."""
+
 from __future__ import annotations
 
 import json
