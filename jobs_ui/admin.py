@@ -1,3 +1,5 @@
+"""Read-only admin pages for jobs and workers; a worker that has gone silent shows as lost."""
+
 from __future__ import annotations
 
 from typing import Any

@@ -1,3 +1,5 @@
+"""The app's configuration: ``ready()`` loads the system checks, the settings reset and the signal receivers."""
+
 from __future__ import annotations
 
 from django.apps import AppConfig

@@ -116,7 +116,7 @@ class JobsBackend(BaseTaskBackend):
         from jobs_ui.jobs.results import to_task_result
 
         # Optimization: a task is immutable, and Django validated it when it was made;
-        # validating it again on every enqueue() cost about a tenth of a launch.
+        # validating it again on every enqueue() was a noticeable part of a launch.
         if self._validated.get(id(task)) is not task:
             self.validate_task(task)
             if len(self._validated) >= VALIDATED_LIMIT:

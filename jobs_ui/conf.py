@@ -1,3 +1,5 @@
+"""The ``JOBS_UI`` setting: its defaults, read at call time and cached until the setting changes."""
+
 from __future__ import annotations
 
 from functools import cache

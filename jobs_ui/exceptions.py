@@ -1,3 +1,5 @@
+"""The exceptions jobs_ui raises: ``JobsUiException`` and its subclasses, and ``InvalidBackend`` for bad settings."""
+
 from __future__ import annotations
 
 from django.core.exceptions import ImproperlyConfigured

@@ -1,3 +1,5 @@
+"""JSON encoding with a size limit, for job arguments, results and progress extras."""
+
 from __future__ import annotations
 
 import json

@@ -1,3 +1,5 @@
+"""The tables: ``Job`` (one row per job, the truth about it), ``Worker`` and ``WorkerSlot``."""
+
 from __future__ import annotations
 
 from datetime import datetime, timedelta
@@ -48,9 +50,9 @@ class DbNowPlus(_DateTimeExpression):
 @lru_cache(maxsize=256)
 def db_now_plus(seconds: float) -> DbNowPlus:
     """The database's clock plus ``seconds``, for leases judged by one clock."""
-    # Optimization: building the expression (and its output field) cost a worker
-    # about 20 us per job; the ORM copies an expression before resolving it, so one
-    # instance serves every query.
+    # Optimization: building the expression (and its output field) for each job showed
+    # in a worker's time per job; the ORM copies an expression before resolving it, so
+    # one instance serves every query.
     return DbNowPlus(seconds)
 
 

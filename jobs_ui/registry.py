@@ -1,3 +1,5 @@
+"""Finding a jobs_ui task by its dotted path, as a job row or a message names it."""
+
 from __future__ import annotations
 
 from django.tasks import Task

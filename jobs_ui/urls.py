@@ -1,3 +1,5 @@
+"""The URLs of jobs_ui's pages, panel, actions and JSON endpoints (namespace ``jobs_ui``)."""
+
 from __future__ import annotations
 
 from django.urls import path

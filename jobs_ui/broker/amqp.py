@@ -1,8 +1,6 @@
 """The only module that imports pika; the rest of jobs_ui uses this typed API.
 
-A pika connection is not thread-safe (pika FAQ), so each thread opens its own and
-keeps it in a ``threading.local`` for every later call. Errors surface as
-``jobs_ui.exceptions.BrokerError`` and its subclasses, never as pika exceptions.
+Errors surface as ``jobs_ui.exceptions.BrokerError`` and its subclasses, never as pika exceptions.
 """
 
 from __future__ import annotations
@@ -39,6 +37,8 @@ EVENTS_BACKOFF = 5.0
 TRANSIENT = 1
 PERSISTENT = 2
 
+# A pika connection is not thread-safe (pika FAQ), so each thread opens its own and
+# keeps it here for every later call.
 _local = threading.local()
 _generation = 0
 _generation_lock = threading.Lock()

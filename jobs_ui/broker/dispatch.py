@@ -1,10 +1,6 @@
-"""Worker jobs in RabbitMQ: one durable priority queue per ``queue_name``, a message per READY job.
+"""Dispatch worker jobs to RabbitMQ: hand each to the publisher thread, and sweep up READY jobs with no message.
 
-The ``Job`` row is the truth and the message only says "a READY job of this queue may
-be claimed" (a worker claims the one that comes first, ``jobs_ui.worker.message_claims``): a
-message that reaches no queue is re-published by ``sweep()``, and a duplicate or stale
-one claims the next job or nothing, so a job is neither lost nor run twice.
-``Job.dispatched_at`` is set once the broker has confirmed a message for the READY row.
+A message is a wake-up for its queue; the ``Job`` row is the truth, and ``sweep()`` publishes what has no message.
 """
 
 from __future__ import annotations

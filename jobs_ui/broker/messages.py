@@ -31,6 +31,11 @@ class InvalidJobMessage(JobsUiException, ValueError):
     """A job message that is not JSON, or not in the format of ``JobMessage``."""
 
 
+# The Job row is the truth and a message only says "a READY job of this queue may be
+# claimed" (a worker claims the one that comes first, jobs_ui.worker.message_claims): a
+# message that reaches no queue is published again by the sweep, and a duplicate or stale
+# one claims the next job or nothing, so a job is neither lost nor run twice.
+# Job.dispatched_at is set once the broker has confirmed a message for the READY row.
 @dataclass(frozen=True, slots=True)
 class JobMessage:
     """The body of a job message: which job, which task, which READY attempt."""

@@ -1,11 +1,6 @@
 """The thread of a process that publishes its new jobs' messages, so ``launch()`` never waits for RabbitMQ.
 
-Optimization: a launch hands its message over and returns; this thread sends
-whatever messages are waiting, several before the first confirm, and marks the
-rows (``dispatched_at``) the broker has confirmed, ``MARK_DELAY`` later. The row is committed before
-its message is handed over, so a message lost on the way (broker down, process
-gone) only delays its job: the sweep publishes every READY job left unmarked.
-At exit, the messages waiting are sent and confirmed first (``FLUSH_TIMEOUT``).
+It marks the rows whose messages the broker confirmed (``dispatched_at``); the sweep publishes those left unmarked.
 """
 
 from __future__ import annotations
@@ -59,6 +54,12 @@ class _Sent:
     resent: bool
 
 
+# Optimization: a launch hands its message over and returns; this thread sends
+# whatever messages are waiting, several before the first confirm, and marks the rows
+# the broker has confirmed, MARK_DELAY later. The row is committed before its message
+# is handed over, so a message lost on the way (broker down, process gone) only delays
+# its job: the sweep publishes every READY job left unmarked. At exit, the messages
+# waiting are sent and confirmed first (FLUSH_TIMEOUT).
 class Publisher:
     """Sends the messages of ``submit()`` from a daemon thread, on a connection of its own."""
 

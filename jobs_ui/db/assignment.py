@@ -1,30 +1,5 @@
-"""Idle workers are given new jobs in the jobs' own INSERT (PostgreSQL).
-
-A worker that listens for notes (``jobs_ui.db.wakeups``) and found nothing to do offers
-its free slots: a ``WorkerSlot`` row per slot and queue, which expires unless its
-heartbeat renews it. The INSERT of a new worker job takes one (``FOR UPDATE SKIP
-LOCKED``) and writes the job RUNNING for that worker, attempt 1, in the same
-statement; its ``NOTIFY`` names the job and the worker (``"queue id worker"``), and that
-worker picks the job up: one ``UPDATE ... RETURNING`` reads the row it was given and
-marks it started. A job is given to one worker: the slot row is deleted by the INSERT
-that takes it, and the job's row says whose it is.
-
-Any role that can connect may listen to notes and send its own, so a note carries no
-job data, and the worker runs only what its pick-up read from the jobs table: a job
-given to it and not picked up yet.
-
-Optimization: a job claimed after its launch waits for two durable commits in a row,
-its INSERT and then the claim (1.1 to 1.7 ms each here); an assigned job waits for
-its INSERT, then its pick-up, which does not wait for the disk: the mark
-(``started_at``) only tells the reaper (``jobs_ui.jobs.recover``) whether the worker ever
-had the job. An assigned job that no worker picked up (its
-worker was killed before, or missed the note) is handed back as READY without using
-up an attempt once its lease expires; a worker also picks up, at each heartbeat, what
-was given to it and never reached it.
-
-A worker that takes jobs from RabbitMQ messages or claims withdraws its offers: the
-queue is not empty, and a new job should wait its turn there.
-"""
+"""Idle workers are given new jobs in the jobs' own INSERT (PostgreSQL): slot offers, the parts of the INSERT
+that take a slot, and the pick-up."""
 
 from __future__ import annotations
 
@@ -39,6 +14,31 @@ from django.db import DatabaseError, connections
 from jobs_ui.db import wakeups
 from jobs_ui.db.sql import bound_cursor, columns, fetch_jobs, quote, table
 from jobs_ui.models import Job, JobStatus, WorkerSlot, db_now_plus
+
+# A worker that listens for notes (``jobs_ui.db.wakeups``) and found nothing to do offers
+# its free slots: a ``WorkerSlot`` row per slot and queue, which expires unless its
+# heartbeat renews it. The INSERT of a new worker job takes one (``FOR UPDATE SKIP
+# LOCKED``) and writes the job RUNNING for that worker, attempt 1, in the same
+# statement; its ``NOTIFY`` names the job and the worker (``"queue id worker"``), and that
+# worker picks the job up: one ``UPDATE ... RETURNING`` reads the row it was given and
+# marks it started. A job is given to one worker: the slot row is deleted by the INSERT
+# that takes it, and the job's row says whose it is.
+#
+# Any role that can connect may listen to notes and send its own, so a note carries no
+# job data, and the worker runs only what its pick-up read from the jobs table: a job
+# given to it and not picked up yet.
+#
+# Optimization: a job claimed after its launch waits for two durable commits in a row,
+# its INSERT and then the claim; an assigned job waits for
+# its INSERT, then its pick-up, which does not wait for the disk: the mark
+# (``started_at``) only tells the reaper (``jobs_ui.jobs.recover``) whether the worker ever
+# had the job. An assigned job that no worker picked up (its
+# worker was killed before, or missed the note) is handed back as READY without using
+# up an attempt once its lease expires; a worker also picks up, at each heartbeat, what
+# was given to it and never reached it.
+#
+# A worker that takes jobs from RabbitMQ messages or claims withdraws its offers: the
+# queue is not empty, and a new job should wait its turn there.
 
 logger = logging.getLogger(__name__)
 

@@ -1,18 +1,7 @@
 """SQLite's ``NOTIFY``: datagrams to UNIX sockets in a folder beside the database file.
 
-SQLite has no way to tell another process that a row was committed. The processes
-that share a SQLite file run on one machine (SQLite's locks are not to be trusted over a
-network file system, and WAL mode needs shared memory), so a listening worker binds a
-UNIX datagram socket in the folder
-``<database>.jobs_ui-wakeups``, and a process that committed a job sends its note (what
-PostgreSQL's ``NOTIFY`` carries: ``"queue id"`` or ``"queue"``) to each socket there.
-
-Sending never waits and never fails: a socket whose worker is gone (killed before it
-could remove it) is removed by the first sender that finds it; a socket whose queue of
-datagrams is full (``net.unix.max_dgram_qlen``) belongs to a worker that is busy, or
-that finds the job at its next poll or through its message. Where there is no such
-folder (an in-memory database, no ``AF_UNIX``, a socket path too long for the
-platform) nobody listens and nothing is sent.
+A listening worker binds a socket in ``<database>.jobs_ui-wakeups``; a process that
+committed a job sends its note to each socket there.
 """
 
 from __future__ import annotations
@@ -30,6 +19,10 @@ from jobs_ui.db.write_turns import database_file
 
 logger = logging.getLogger(__name__)
 
+# SQLite has no way to tell another process that a row was committed. The processes
+# that share a SQLite file run on one machine (SQLite's locks are not to be trusted over
+# a network file system, and WAL mode needs shared memory), so UNIX datagram sockets
+# reach every one of them. A note is what PostgreSQL's NOTIFY carries: "queue id" or "queue".
 SUFFIX = ".jobs_ui-wakeups"
 # A socket's file name: "<pid>-<8 hex digits>.sock".
 SOCKET_SUFFIX = ".sock"
@@ -44,6 +37,8 @@ _sender_lock = threading.Lock()
 
 def folder(connection: Any) -> str | None:
     """The folder of this SQLite connection's listening sockets; None when there can be none."""
+    # No folder (an in-memory database, no AF_UNIX, a socket path too long for the
+    # platform): nobody listens, and nothing is sent.
     if connection.vendor != "sqlite" or not hasattr(socket, "AF_UNIX"):
         return None
     name = database_file(connection)
@@ -59,6 +54,7 @@ def folder(connection: Any) -> str | None:
 
 def send(connection: Any, notes: Iterable[str]) -> int:
     """Send each of ``notes`` to every socket listening beside this connection's database; how many were sent."""
+    # Sending never waits and never fails.
     path = folder(connection)
     if path is None:
         return 0
@@ -85,7 +81,8 @@ def send(connection: Any, notes: Iterable[str]) -> int:
                     os.unlink(target)
                 break
             except BlockingIOError:
-                # Its queue is full: that worker has notes enough to look.
+                # Its queue is full (net.unix.max_dgram_qlen): that worker has notes enough
+                # to look, or is busy and finds the job at its next poll or through its message.
                 break
             except OSError:
                 logger.debug("Could not send a wake-up to %s", target, exc_info=True)

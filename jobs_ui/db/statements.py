@@ -1,10 +1,6 @@
-"""Hot-path SQL: claiming jobs, and the final write of an attempt, one ``UPDATE ... RETURNING`` each.
+"""Hot-path SQL: the claim ``UPDATE ... RETURNING``, the new job's INSERT, the dispatch mark and lease renewal.
 
-Optimization: building and compiling an ORM query costs about a millisecond of
-CPU, more than the query itself, and a worker runs these for every job. PostgreSQL
-and SQLite (3.35+) both have ``RETURNING``, so the statements are written here once
-and rows are turned into ``Job`` instances with converters prepared once;
-``supported()`` is False elsewhere and callers use the ORM instead.
+PostgreSQL and SQLite (3.35+) have ``RETURNING``; ``returning_supported()`` is False elsewhere.
 """
 
 from __future__ import annotations

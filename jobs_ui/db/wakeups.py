@@ -1,15 +1,4 @@
-"""A committed job wakes idle workers at once: PostgreSQL's ``LISTEN``/``NOTIFY``, and sockets on SQLite.
-
-Launching a worker job (or making one READY again) sends a note with the job's queue
-name (and, for a new job, its id: ``"queue id"``) once its row is committed: on
-PostgreSQL a ``NOTIFY``, on SQLite a datagram to each worker listening beside the
-database file (``jobs_ui.db.socket_wakeups``). Without a broker, a worker that claims from
-the database listens while it serves, so it does not wait for its next idle poll; the
-idle poll stays: it finds delayed jobs once they are due, and anything a lost note
-missed. With a broker, a worker with a free slot claims a notified new job by its id
-before its message arrives (not one that excludes tasks: it waits for the messages).
-Other databases have no such thing.
-"""
+"""A committed job wakes idle workers at once: PostgreSQL's ``LISTEN``/``NOTIFY``, and sockets on SQLite."""
 
 from __future__ import annotations
 
@@ -214,6 +203,15 @@ def listening(
     on_job: Callable[[str], None] | None = None,
     assigned: tuple[str, Callable[[str], object]] | None = None,
 ) -> Iterator[ReadyListener | None]:
+    # Launching a worker job (or making one READY again) sends a note with the job's queue
+    # name (and, for a new job, its id: ``"queue id"``) once its row is committed: on
+    # PostgreSQL a ``NOTIFY``, on SQLite a datagram to each worker listening beside the
+    # database file (``jobs_ui.db.socket_wakeups``). Without a broker, a worker that claims from
+    # the database listens while it serves, so it does not wait for its next idle poll; the
+    # idle poll stays: it finds delayed jobs once they are due, and anything a lost note
+    # missed. With a broker, a worker with a free slot claims a notified new job by its id
+    # before its message arrives (not one that excludes tasks: it waits for the messages).
+    # Other databases have no such thing.
     """Call ``wake()`` for each job that becomes READY in ``queue_names`` meanwhile (PostgreSQL and SQLite).
 
     With ``on_job``, a new job whose notification names it calls ``on_job(job_id)`` instead;

@@ -1,19 +1,6 @@
-"""Turns at writing a SQLite file: jobs_ui's writers queue on a lock file beside it.
+"""Turns at writing a SQLite file: jobs_ui's own frequent writers queue on a lock file beside it.
 
-Optimization: SQLite lets one connection write at a time, and a connection that finds
-the file locked sleeps in its busy handler (1, 2, 5, 10, 15 ms and on) before it looks
-again, even if the lock was freed a few microseconds later. Two worker processes
-draining short jobs met that on most claims and final writes: in ``strace`` of such a
-drain, 4456 sleeps of 2.7 ms on average for 6000 jobs, while the CPUs were free. A
-writer that waits here instead sleeps in ``flock()`` and is woken the moment the lock
-file is released.
-
-Only jobs_ui's own frequent writes take a turn (claims, final writes, progress, new
-jobs, heartbeats), and only when they start their transaction themselves: inside a
-caller's transaction, SQLite's lock may already be held, and waiting here for a writer
-that waits for that lock would deadlock. Every other writer still meets SQLite's lock
-as before; nothing here changes what is written. Elsewhere (PostgreSQL, an in-memory
-SQLite database, a platform without ``fcntl``) a turn is nothing.
+A writer waiting here sleeps in ``flock()`` and is woken the moment the writer before it is done.
 """
 
 from __future__ import annotations
@@ -35,6 +22,13 @@ if sys.platform != "win32":
 
 logger = logging.getLogger(__name__)
 
+# Optimization: SQLite lets one connection write at a time, and a connection that finds
+# the file locked sleeps in its busy handler (1, 2, 5, 10, 15 ms and on) before it looks
+# again, however soon the lock was freed. Two worker processes draining short jobs met
+# that on most claims and final writes, while the CPUs were free. A writer that waits
+# here instead sleeps in flock() and is woken the moment the lock file is released.
+# Nothing here changes what is written; every other writer still meets SQLite's lock.
+
 # Appended to the database file's name.
 SUFFIX = ".jobs_ui-writers"
 # Where a connection keeps its lock file: (process id, file descriptor, path).
@@ -44,6 +38,11 @@ _ATTRIBUTE = "_jobs_ui_write_turn"
 @contextlib.contextmanager
 def write_turn(alias: str) -> Iterator[None]:
     """Hold the writers' lock of the SQLite file behind ``alias`` while the block runs."""
+    # Only jobs_ui's own frequent writes take a turn (claims, final writes, progress, new
+    # jobs, heartbeats), and only when they start their transaction themselves: inside a
+    # caller's transaction, SQLite's lock may already be held, and waiting here for a
+    # writer that waits for that lock would deadlock. Elsewhere (PostgreSQL, an in-memory
+    # SQLite database, a platform without fcntl) a turn is nothing.
     connection = connections[alias]
     fd = _lock_file(connection) if connection.vendor == "sqlite" and not connection.in_atomic_block else None
     if fd is None:

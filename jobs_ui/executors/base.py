@@ -1,3 +1,5 @@
+"""The base class of executors: what a job is handed to once its row is committed, and what it supports."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

@@ -330,11 +330,11 @@ _CHUNK = 500
 def sigint_noted(wake: Callable[[], None] | None = None) -> Iterator[Callable[[], bool]]:
     """Inside, Ctrl-C (SIGINT) is noted, and ``wake`` called, instead of raising ``KeyboardInterrupt``.
 
-    A ``KeyboardInterrupt`` raised inside a query leaves its cursor open with the
-    traceback, and on SQLite its lock held, so the hand-back that follows could not
-    write. Yields whether SIGINT came. Only in the main thread while SIGINT has Python's
+    Yields whether SIGINT came. Only in the main thread while SIGINT has Python's
     default handler; otherwise nothing changes.
     """
+    # A KeyboardInterrupt raised inside a query leaves its cursor open with the
+    # traceback, and on SQLite its lock held, so the hand-back that follows could not write.
     came = False
 
     def note(signum: int, frame: FrameType | None) -> None:

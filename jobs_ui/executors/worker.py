@@ -1,3 +1,5 @@
+"""The worker executor: a committed job is handed to worker processes (a message, a note, or the row alone)."""
+
 from __future__ import annotations
 
 import logging

@@ -65,7 +65,7 @@ def new_job(
         "run_after": task.run_after,
     }
     # Optimization: every value passed in field order, defaults included, which Django's
-    # Model.__init__() takes in a third less time than keyword arguments.
+    # Model.__init__() takes in less time than keyword arguments.
     ordered = [
         values[attname] if attname in values else constant if make is None else make()
         for attname, constant, make in _defaults()

@@ -1,16 +1,6 @@
 """Job ids that sort in the order they were made: UUIDv7 (RFC 9562), as Python 3.14's ``uuid.uuid7``.
 
-The claim order is ``-priority, enqueued_at, id``. Jobs written in one transaction
-(PostgreSQL's ``now()``) or one statement (SQLite's) share ``enqueued_at``, so the id
-must keep them first in, first out. PostgreSQL compares ``uuid`` values bytewise and
-SQLite stores them as 32 hex digits: both sort these ids by the time they were made.
-
-Layout (RFC 9562, method 1): 48 bits of Unix time in milliseconds, the version (7), a
-12-bit counter, the variant, then 62 random bits. The counter starts each millisecond
-at a random value whose top bit is clear and goes up by one per id; should it overflow,
-the timestamp moves on by a millisecond. Ids made in one process therefore strictly
-increase, even when the clock goes back, and each id keeps 62 random bits: a public
-job's link cannot be guessed from a neighbour's.
+Jobs that share ``enqueued_at`` are claimed in the order of their ids, first in, first out.
 """
 
 from __future__ import annotations
@@ -20,6 +10,17 @@ import threading
 import time
 import uuid
 
+# The claim order is -priority, enqueued_at, id. Jobs written in one transaction
+# (PostgreSQL's now()) or one statement (SQLite's) share enqueued_at, so the id must
+# keep them first in, first out. PostgreSQL compares uuid values bytewise and SQLite
+# stores them as 32 hex digits: both sort these ids by the time they were made.
+#
+# Layout (RFC 9562, method 1): 48 bits of Unix time in milliseconds, the version (7), a
+# 12-bit counter, the variant, then 62 random bits. The counter starts each millisecond
+# at a random value whose top bit is clear and goes up by one per id; should it overflow,
+# the timestamp moves on by a millisecond. Ids made in one process therefore strictly
+# increase, even when the clock goes back, and each id keeps 62 random bits: a public
+# job's link cannot be guessed from a neighbour's.
 _COUNTER_BITS = 12
 _COUNTER_MAX = (1 << _COUNTER_BITS) - 1
 _TIMESTAMP_MAX = (1 << 48) - 1

@@ -71,12 +71,12 @@ def still_held(job: Job, worker_id: str) -> bool:
 def renew_leases(worker_id: str) -> int:
     """Extend the lease of every job ``worker_id`` runs, by the database's clock; how many.
 
-    On PostgreSQL it is one statement, a transaction of its own, so a worker frozen while
-    renewing holds no lock afterwards. Where the database has SKIP LOCKED, a row whose
-    final write is being committed right now is skipped, not waited for: waiting could
-    deadlock with a batch of final writes that locked the same rows in another order
-    (``jobs_ui.worker.batching``).
+    A row whose final write is being committed right now may be skipped, not waited for.
     """
+    # On PostgreSQL it is one statement, a transaction of its own, so a worker frozen while
+    # renewing holds no lock afterwards. Where the database has SKIP LOCKED, waiting for a
+    # row whose final write is being committed could deadlock with a batch of final writes
+    # that locked the same rows in another order (jobs_ui.worker.batching).
     alias = router.db_for_write(Job)
     if connections[alias].vendor == "postgresql":
         return statements.renew_leases(alias, worker_id)

@@ -1,11 +1,6 @@
 """Django's task signals (``django.tasks.signals``), sent as Django's own backends send them.
 
-The sender is the backend class, ``task_result`` the job as a ``TaskResult``.
-``task_enqueued`` is sent once per job, as its row is created; a retry is a new attempt
-of a job already enqueued, so it is not sent again. ``task_started`` and ``task_finished``
-are sent once per attempt, ``task_finished`` once its outcome is written (READY again for
-an attempt that will be retried). Receivers are called with ``send_robust()``: one that
-raises is logged by Django, and the job goes on.
+``task_enqueued`` is sent once per job, ``task_started`` and ``task_finished`` once per attempt.
 """
 
 from __future__ import annotations
@@ -40,6 +35,7 @@ def relay_to(relay: Callable[[str, Job], None] | None) -> None:
     _relay = relay
 
 
+# As its row is created: a retry is a new attempt of a job already enqueued, so it is not sent again.
 def enqueued(job: Job, task: JobTask) -> None:
     _send(task_enqueued, job, task)
 
@@ -54,6 +50,7 @@ def started(job: Job, result: TaskResult[Any, Any] | None = None) -> None:
 
 def finished(job: Job) -> None:
     """``task_finished`` for the attempt of ``job`` whose outcome was just written."""
+    # The outcome may be READY again, for an attempt that will be retried.
     if _relay is not None:
         _pass_on("finished", job)
         return
@@ -68,6 +65,8 @@ def _pass_on(kind: str, job: Job) -> None:
         logger.exception("Could not pass on %s of job %s to the worker", kind, job.pk)
 
 
+# The sender is the backend class, task_result the job as a TaskResult. Receivers are
+# called with send_robust(): one that raises is logged by Django, and the job goes on.
 def _send(signal: Signal, job: Job, task: JobTask | None = None, *, result: TaskResult[Any, Any] | None = None) -> None:
     try:
         if result is None:

@@ -1,1 +1,3 @@
+"""jobs_ui's management commands and the argument types they share."""
+
 from __future__ import annotations

@@ -1,3 +1,5 @@
+"""Result stores, where return values are kept: the configured one, built on first use."""
+
 from __future__ import annotations
 
 from functools import cache

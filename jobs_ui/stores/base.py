@@ -1,3 +1,5 @@
+"""The base class of result stores, which keep the return values of finished jobs."""
+
 from __future__ import annotations
 
 from abc import ABC, abstractmethod

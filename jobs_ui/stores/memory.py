@@ -1,3 +1,5 @@
+"""A result store in this process's memory, for tests."""
+
 from __future__ import annotations
 
 import json

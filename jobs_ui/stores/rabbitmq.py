@@ -1,3 +1,5 @@
+"""A result store in RabbitMQ: each result in a queue of its own that expires."""
+
 from __future__ import annotations
 
 import json
@@ -23,17 +25,15 @@ if TYPE_CHECKING:
 
 
 class RabbitMQResultStore(BaseResultStore):
-    """Keeps each result as the one message of a per-job queue that expires (oddjob style).
-
-    The queue ``<prefix>.result.<job hex>`` is declared with ``x-expires`` and the
-    message published with the same per-message TTL. Reading uses ``basic.get``
-    and puts the message back, so every poll sees it; since ``basic.get`` also
-    restarts the queue's ``x-expires`` timer, it is the message TTL, counted from
-    completion, that makes a polled result disappear on time.
-    """
+    """Keeps each result as the one message of a per-job queue that expires (oddjob style)."""
 
     name = "rabbitmq"
 
+    # The queue <prefix>.result.<job hex> is declared with x-expires and the message
+    # published with the same per-message TTL. Reading uses basic.get and puts the message
+    # back, so every poll sees it; since basic.get also restarts the queue's x-expires
+    # timer, it is the message TTL, counted from completion, that makes a polled result
+    # disappear on time.
     def save(self, job: Job, encoded: str, ttl: int) -> None:
         queue = queue_name(job)
         ttl_ms = max(1, int(ttl * 1000))

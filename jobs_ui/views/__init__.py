@@ -1,3 +1,5 @@
+"""The views of ``jobs_ui.urls``, and ``panel_response()`` for a project's own launch views."""
+
 from __future__ import annotations
 
 from jobs_ui.views.actions import job_cancel, job_rerun

@@ -1,3 +1,5 @@
+"""Which jobs a request may see or act on: others' private jobs are a 404."""
+
 from __future__ import annotations
 
 import uuid

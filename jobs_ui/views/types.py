@@ -1,3 +1,5 @@
+"""Request types for typing the views."""
+
 from __future__ import annotations
 
 from django.http import HttpRequest

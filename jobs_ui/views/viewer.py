@@ -69,14 +69,14 @@ def viewer_from_token(request: HttpRequest, token: str) -> Viewer | None:
 def confirmed(request: HttpRequest, viewer: Viewer, job: Job) -> Viewer | None:
     """``viewer`` as their user row says now, read with the job; None when only Django's full check can tell.
 
-    Optimization: the owner's row comes with the job (one query), and is checked as
-    ``django.contrib.auth.get_user()`` checks the session's user: a backend the
-    settings still list, an active user, the session's hash of the password. A poll
-    then costs the session and the job. A change (a new password, ``is_active``
-    off, staff status) counts from the next poll. Another signed-in user watching a
-    public job sees what anyone with the link sees, unless the token says staff:
-    then their own row is read by the full check.
+    A change (a new password, ``is_active`` off, staff status) counts from the next poll.
     """
+    # Optimization: the owner's row comes with the job (one query), and is checked as
+    # django.contrib.auth.get_user() checks the session's user: a backend the settings
+    # still list, an active user, the session's hash of the password. A poll then costs
+    # the session and the job. Another signed-in user watching a public job sees what
+    # anyone with the link sees, unless the token says staff: then their own row is read
+    # by the full check.
     if viewer.user_id is None:
         return viewer
     if str(job.owner_id) != viewer.user_id:

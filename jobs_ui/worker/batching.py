@@ -1,17 +1,6 @@
 """Background threads of a worker process that write final outcomes and send events in batches.
 
-Optimization: a job thread that has run its task hands the final write to
-``OutcomeWriter`` and takes the next job at once; the writer commits whatever
-outcomes are waiting in one transaction (each UPDATE still fenced by the attempt
-number), then publishes their "finished" events. ``EventSender`` sends the
-events bound for RabbitMQ, several frames per system call; of the events of one
-job gathered together it sends only the last, which has the job's latest state.
-
-Only worker processes start them (``start()``); elsewhere writes and events stay
-synchronous, and events within a process are always delivered one by one.
-
-An outcome is in memory for the few milliseconds before its commit: if the
-process dies then, the job is recovered like any job of a lost worker.
+Only worker processes start them (``start()``); elsewhere writes and events stay synchronous.
 """
 
 from __future__ import annotations
@@ -50,6 +39,11 @@ class Outcome:
     values: dict[str, Any]
 
 
+# Optimization: a job thread that has run its task hands the final write to the
+# OutcomeWriter and takes the next job at once; the writer commits whatever outcomes
+# are waiting in one transaction (each UPDATE still fenced by the attempt number), then
+# publishes their "finished" events. An outcome is in memory only until its batch is
+# committed: if the process dies then, the job is recovered like any job of a lost worker.
 class OutcomeWriter:
     """Writes the final outcomes of attempts, batched, from one thread."""
 
@@ -126,6 +120,8 @@ class OutcomeWriter:
             self._on_written()
 
 
+# Only the events bound for RabbitMQ go through the EventSender, several frames per
+# system call; events within a process are always delivered one by one.
 class EventSender:
     """Sends events to the RabbitMQ exchange from one thread, several per write."""
 

@@ -71,12 +71,13 @@ def _claim_from_database(
     """The claim loop of ``feed_from_database()``; ``look`` is set while a claim may find something.
 
     A notification of a READY job sets it, and so does a claim that found as many jobs as
-    it asked for. Optimization: once a claim found fewer, a freed slot alone does not
-    claim again until ``WORKER_IDLE_POLL`` has passed: every job that becomes READY sends
-    a notification, and the poll finds the rest (a retry once its delay has passed). A
-    claim after each job cost a query that found nothing, at the moment the job's final
-    write was sent.
+    it asked for.
     """
+    # Optimization: once a claim found fewer, a freed slot alone does not claim again
+    # until WORKER_IDLE_POLL has passed: every job that becomes READY sends a
+    # notification, and the poll finds the rest (a retry once its delay has passed). A
+    # claim after each job cost a query that found nothing, at the moment the job's
+    # final write was sent.
     idle_poll = get_config()["WORKER_IDLE_POLL"]
     last_claim = 0.0
     while worker.taking():
@@ -133,17 +134,8 @@ class BrokerFeed:
 
     A message wakes the worker for its queue: it claims the job that comes first there
     (priority, then FIFO), not necessarily the one it names (``jobs_ui.worker.message_claims``).
-
-    The claim, not the unacked message, protects the job from then on (its lease
-    in the database), so a long job never meets RabbitMQ's ``consumer_timeout``.
-
-    Unsettled messages are those not claimed yet, and at most one per slot waits
-    here (the channel's prefetch is the pool's concurrency): the next message is
-    already in the process when a slot frees. Optimization: the prefetch is set
-    once. Changing it as slots fill and free cost a round trip to the broker each
-    time, which halved the rate of short jobs. A message received while every slot
-    is busy waits at most ``HOLD`` seconds for one, then goes back to its queue for
-    another worker, and the consumers pause until a slot frees.
+    A message received while every slot is busy waits at most ``HOLD`` seconds for one,
+    then goes back to its queue for another worker, and the consumers pause until a slot frees.
     """
 
     def __init__(self, worker: Worker) -> None:
@@ -164,6 +156,13 @@ class BrokerFeed:
         """Feed the pool until the worker takes no more jobs; ``BrokerError`` when the broker fails."""
         worker = self.worker
         declare_queues(worker.queues)
+        # The claim, not the unacked message, protects the job from then on (its lease in
+        # the database), so a long job never meets RabbitMQ's consumer_timeout. Unsettled
+        # messages are those not claimed yet, and at most one per slot waits here (the
+        # prefetch is the pool's window): the next message is already in the process when
+        # a slot frees. Optimization: the prefetch is set once; changing it as slots fill
+        # and free cost a round trip to the broker each time, which showed in the rate of
+        # short jobs.
         self.consumer.open(worker.pool.window)
         worker.wakers.append(self.wake)
         listen = (
@@ -202,11 +201,11 @@ class BrokerFeed:
     def _claim_notified(self) -> int:
         """Claim notified new jobs for the free slots, by id; how many started.
 
-        Optimization: a new job's NOTIFY reaches an idle worker a millisecond or more
-        before its message. The claim decides who runs it, as for a message (every idle
-        worker tries; one row is updated); the message still comes, and is dropped by
-        whoever receives it. Jobs beyond the free slots are left to their messages.
+        Jobs beyond the free slots are left to their messages.
         """
+        # Optimization: a new job's NOTIFY reaches an idle worker before its message. The
+        # claim decides who runs it, as for a message (every idle worker tries; one row is
+        # updated); the message still comes, and is dropped by whoever receives it.
         capacity = min(self.worker.capacity(), self.worker.pool.concurrency)
         wanted: list[statements.Wanted] = []
         while self.notified:

@@ -1,13 +1,7 @@
 """What a worker claims for the RabbitMQ messages it receives (``jobs_ui.worker.feeds.BrokerFeed``).
 
-A message is a wake-up for its queue, not an order to run the job it names: for each
-message the worker claims the due READY job of that queue that comes first (priority,
-then FIFO), with the database feed's claim. Each READY job has a message in RabbitMQ
-or on its way, and each message claims at most one job, so there are as many claims as
-jobs: the message of a job that another message claimed claims in its place, and a
-job claimed without its message (on a notification, from the database) leaves one
-spare, which claims the next job or nothing. The named job only matters when the claim
-finds fewer jobs than messages (see ``claim()`` and ``returned()``).
+For each message, the due READY job of its queue that comes first (priority, then FIFO),
+not necessarily the one it names.
 """
 
 from __future__ import annotations
@@ -20,6 +14,13 @@ from jobs_ui.jobs.marks import forget_messages
 from jobs_ui.models import Job
 
 
+# A message is a wake-up for its queue, not an order to run the job it names; it claims
+# with the database feed's claim. Each READY job has a message in RabbitMQ or on its way,
+# and each message claims at most one job, so there are as many claims as jobs: the
+# message of a job that another message claimed claims in its place, and a job claimed
+# without its message (on a notification, from the database) leaves one spare, which
+# claims the next job or nothing. The named job only matters when the claim finds fewer
+# jobs than messages (see claim() and returned()).
 def claim(worker_id: str, queue_name: str, messages: Sequence[JobMessage], exclude_tasks: Sequence[str]) -> list[Job]:
     """Claim a job for each of ``messages`` of ``queue_name``, those that come first; in claim order.
 

@@ -1,8 +1,7 @@
 """A child of the process pool: ``python -m jobs_ui.worker.process_child FD``.
 
-Reads one JSON line per job on stdin (the claimed row, see ``processes.job_to_wire``),
-runs the job, and answers on file descriptor FD: ``{"ready": pid}`` once, then ``{"done": job_id}``
-per job. It ends when stdin closes, or when its worker is gone.
+It runs the jobs its worker writes on stdin and answers on file descriptor FD, until stdin
+closes or its worker is gone.
 """
 
 from __future__ import annotations

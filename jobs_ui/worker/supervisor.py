@@ -1,11 +1,6 @@
 """Several worker processes under one command: ``jobs_ui_worker --processes N``.
 
-Each child is a whole worker (``python -m django jobs_ui_worker`` with the same options):
-it registers, heartbeats, claims and runs jobs on its own, so N of them use N CPUs where
-one process is bound by its interpreter lock. The supervisor only starts them, passes
-SIGINT/SIGTERM on (the first stops them gracefully, a second at once), replaces a child
-that died, and exits once every child has. A child whose supervisor is gone stops by
-itself (``watch_supervisor()``).
+Each child is a whole worker, so N of them use N CPUs where one process is bound by its interpreter lock.
 """
 
 from __future__ import annotations
@@ -33,6 +28,11 @@ YOUNG = 10.0
 POLL = 0.1
 
 
+# Each child (python -m django jobs_ui_worker with the same options) registers,
+# heartbeats, claims and runs jobs on its own. The supervisor only starts them, passes
+# SIGINT/SIGTERM on (the first stops them gracefully, a second at once), replaces a child
+# that died, and exits once every child has. A child whose supervisor is gone stops by
+# itself (watch_supervisor()).
 class Supervisor:
     """Runs ``processes`` copies of ``python -m django jobs_ui_worker *arguments`` until they end."""
 

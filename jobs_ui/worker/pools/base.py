@@ -1,3 +1,5 @@
+"""The base class of worker pools: slots, the reserve of short jobs, cancel requests and time limits."""
+
 from __future__ import annotations
 
 import logging
@@ -19,7 +21,7 @@ logger = logging.getLogger(__name__)
 # Claimed jobs that may wait in a pool for a slot while its jobs are short (see BasePool).
 RESERVE = 24
 # Seconds: a job that ran this long or longer ends the reserve, until ``concurrency`` short jobs in a row.
-# A full reserve of jobs just shorter than this (120 ms) waits less than RESERVE_WAIT.
+# A full reserve of jobs just shorter than this (RESERVE * SHORT_JOB in all) waits less than RESERVE_WAIT.
 SHORT_JOB = 0.005
 # Seconds a reserved job may wait for a slot; then it goes back to READY, for another worker.
 RESERVE_WAIT = 0.2
@@ -45,14 +47,15 @@ class BasePool(ABC):
     supports_hard_stop: bool = False
     """Whether a job that ignores its timeout or a cancel request is stopped after ``HARD_STOP_GRACE``."""
 
+    # Optimization: with a reserve, a worker draining short jobs claims, acknowledges and
+    # writes them in batches several times larger, and a job thread takes the next job
+    # without being woken.
     reserves: bool = False
     """Whether claimed jobs may wait here for a slot: ``RESERVE`` of them, while the jobs are short.
 
-    Optimization: a worker draining short jobs claims, acknowledges and writes them in
-    batches several times larger, and a job thread takes the next job without being
-    woken. A job that ran ``SHORT_JOB`` or longer ends the reserve at once; a reserved
-    job still waiting after ``RESERVE_WAIT`` is handed back as READY (``enforce()``), so
-    a job claimed behind one that turned out long runs elsewhere instead of waiting.
+    A job that ran ``SHORT_JOB`` or longer ends the reserve at once; a reserved job still
+    waiting after ``RESERVE_WAIT`` is handed back as READY (``enforce()``), so a job claimed
+    behind one that turned out long runs elsewhere instead of waiting.
     """
 
     def __init__(self, concurrency: int, on_slot_free: Callable[[], None] = lambda: None) -> None:

@@ -22,6 +22,8 @@ from jobs_ui.worker.pools.processes import job_from_wire, job_to_wire
 from jobs_ui.worker.pools.threads import drop_broken_connections
 
 
+# Reads one JSON line per job on stdin (the claimed row, see processes.job_to_wire),
+# runs the job, and answers: {"ready": pid} once, then {"done": job_id} per job.
 def serve(answers: IO[str]) -> None:
     """Run each job read from stdin; answer on ``answers`` (see ``jobs_ui.worker.process_child``)."""
     batch_outcome_counts()

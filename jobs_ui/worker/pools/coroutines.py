@@ -1,3 +1,5 @@
+"""The async pool: jobs as coroutines on one event loop."""
+
 from __future__ import annotations
 
 import asyncio

@@ -1,3 +1,5 @@
+"""The process pool: each job in a reused child process, killed when the job ignores its timeout or a cancel."""
+
 from __future__ import annotations
 
 import contextlib

@@ -1,3 +1,5 @@
+"""The thread pool: each job in one of the worker's threads."""
+
 from __future__ import annotations
 
 import logging
