@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+import sqlite3
 from typing import Any
 
 from django.apps import apps
 from django.conf import settings
 from django.core.checks import CheckMessage, Error, Tags, Warning, register
+from django.db import connections, router
+from django.db.backends.base.base import BaseDatabaseWrapper
 
 from jobs_ui.conf import REMOVED, get_config, removed_keys, unknown_keys
 from jobs_ui.exceptions import InvalidBackend
+from jobs_ui.models import Job
 from jobs_ui.stores import get_result_store
 
 NUMBERS = (
@@ -127,3 +131,23 @@ def check_htmx(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     return messages
+
+
+@register(Tags.compatibility)
+def check_database(**kwargs: Any) -> list[CheckMessage]:
+    return database_messages(connections[router.db_for_write(Job)])
+
+
+def database_messages(connection: BaseDatabaseWrapper) -> list[CheckMessage]:
+    """Whether the jobs table's database runs jobs_ui's statements (they need RETURNING); no query is run."""
+    vendor = connection.vendor
+    if vendor == "postgresql" or (vendor == "sqlite" and sqlite3.sqlite_version_info >= (3, 35)):
+        return []
+    found = f"SQLite {sqlite3.sqlite_version}" if vendor == "sqlite" else connection.display_name
+    return [
+        Error(
+            f"jobs_ui keeps its jobs in PostgreSQL or SQLite 3.35+; the database {connection.alias!r} is {found}.",
+            hint="Route jobs_ui's models to a PostgreSQL or SQLite database (DATABASE_ROUTERS), or use one as 'default'.",
+            id="jobs_ui.E007",
+        )
+    ]

@@ -1,9 +1,10 @@
 from __future__ import annotations
 
 from django.core.checks import Error, Warning
+from django.db.backends.dummy.base import DatabaseWrapper as DummyDatabaseWrapper
 from django.test import SimpleTestCase, override_settings
 
-from jobs_ui.checks import check_htmx, check_settings
+from jobs_ui.checks import check_database, check_htmx, check_settings, database_messages
 from tests.settings import JOBS_UI, MIDDLEWARE
 
 STORE_HINT = (
@@ -134,3 +135,15 @@ class CheckSettingsTests(SimpleTestCase):
                 id="jobs_ui.W003",
             ),
         ]
+
+
+def test_e007_the_jobs_database_must_be_postgresql_or_sqlite():
+    assert check_database() == []
+    elsewhere = DummyDatabaseWrapper({"ENGINE": "django.db.backends.dummy", "NAME": ""}, alias="elsewhere")
+    assert database_messages(elsewhere) == [
+        Error(
+            "jobs_ui keeps its jobs in PostgreSQL or SQLite 3.35+; the database 'elsewhere' is unknown.",
+            hint="Route jobs_ui's models to a PostgreSQL or SQLite database (DATABASE_ROUTERS), or use one as 'default'.",
+            id="jobs_ui.E007",
+        )
+    ]

@@ -26,13 +26,8 @@ def jobs_alias() -> str:
 
 
 # Optimization: building and compiling an ORM query costs more CPU than the query itself,
-# and a worker runs these for every job; so the statements are written once, and rows
+# and a worker runs these statements for every job; so they are written once, and rows
 # are turned into Job instances with converters prepared once (_readers()).
-def returning_supported(alias: str) -> bool:
-    """Whether the hand-written statements run on this database (they need ``RETURNING``)."""
-    return connections[alias].vendor in ("postgresql", "sqlite")
-
-
 def fetch_jobs(alias: str, sql: str, params: list[Any]) -> list[Job]:
     connection = connections[alias]
     attnames, readers = _readers(alias)

@@ -1,6 +1,6 @@
 """Hot-path SQL: the claim ``UPDATE ... RETURNING``, the new job's INSERT, the dispatch mark and lease renewal.
 
-PostgreSQL and SQLite (3.35+) have ``RETURNING``; ``returning_supported()`` is False elsewhere.
+They need ``RETURNING``: jobs_ui runs on PostgreSQL and SQLite 3.35+ (system check ``jobs_ui.E007``).
 """
 
 from __future__ import annotations

@@ -5,13 +5,9 @@ from __future__ import annotations
 import uuid
 from collections.abc import Iterable, Sequence
 
-from django.db import connections, router, transaction
-from django.db.models import F
-from django.db.models.functions import Coalesce, Now
-
 from jobs_ui.db import statements
-from jobs_ui.db.sql import jobs_alias, returning_supported
-from jobs_ui.models import Job, JobQuerySet, JobStatus
+from jobs_ui.db.sql import jobs_alias
+from jobs_ui.models import Job, JobQuerySet
 
 
 def claim(
@@ -26,38 +22,13 @@ def claim(
     ``attempts`` and ``task_path``, when given, must match the row too (the READY
     attempt a message was published for).
     """
-    alias = jobs_alias()
-    if returning_supported(alias):
-        claimed = statements.claim_wanted(alias, worker_id, [(uuid.UUID(str(job_id)), attempts, task_path)])
-        return claimed[0] if claimed else None
-    candidate = Job.objects.due().filter(pk=job_id)
-    if attempts is not None:
-        candidate = candidate.filter(attempts=attempts)
-    if task_path is not None:
-        candidate = candidate.filter(task_path=task_path)
-    updated = candidate.update(
-        status=JobStatus.RUNNING,
-        attempts=F("attempts") + 1,
-        started_at=Coalesce("started_at", Now()),
-        last_attempted_at=Now(),
-        heartbeat_at=Now(),
-        worker_id=worker_id,
-    )
-    if not updated:
-        return None
-    job = Job.objects.get(pk=job_id)
-    job.worker_ids = [*job.worker_ids, worker_id]
-    Job.objects.filter(pk=job.pk, attempts=job.attempts).update(worker_ids=job.worker_ids)
-    return job
+    claimed = statements.claim_wanted(jobs_alias(), worker_id, [(uuid.UUID(str(job_id)), attempts, task_path)])
+    return claimed[0] if claimed else None
 
 
 def claim_wanted(worker_id: str, wanted: Sequence[statements.Wanted]) -> list[Job]:
     """Claim several ``(job id, attempts, task path)`` at once (one statement where the database allows)."""
-    alias = jobs_alias()
-    if returning_supported(alias):
-        return statements.claim_wanted(alias, worker_id, wanted)
-    claimed = (claim(job_id, worker_id, attempts=attempts, task_path=path) for job_id, attempts, path in wanted)
-    return [job for job in claimed if job is not None]
+    return statements.claim_wanted(jobs_alias(), worker_id, wanted)
 
 
 def claim_next(
@@ -102,22 +73,5 @@ def claim_due(
             candidates = candidates.exclude(task_path__in=exclude_tasks)
         return candidates
 
-    using = router.db_for_write(Job)
-    if returning_supported(using):
-        key = (executor, queues, exclude_queues, exclude_tasks)
-        return statements.claim_first(using, worker_id, key, select, limit)
-    candidates = select()
-    if connections[using].features.has_select_for_update_skip_locked:
-        with transaction.atomic(using=using):
-            job_ids = list(candidates.select_for_update(skip_locked=True).values_list("pk", flat=True)[:limit])
-            return [job for job_id in job_ids if (job := claim(job_id, worker_id)) is not None]
-    # Without SKIP LOCKED, the conditional UPDATE in claim() decides; a lost race
-    # moves on to the next candidate.
-    claimed: list[Job] = []
-    for job_id in candidates.values_list("pk", flat=True)[: limit + 8]:
-        job = claim(job_id, worker_id)
-        if job is not None:
-            claimed.append(job)
-            if len(claimed) == limit:
-                break
-    return claimed
+    key = (executor, queues, exclude_queues, exclude_tasks)
+    return statements.claim_first(jobs_alias(), worker_id, key, select, limit)

@@ -16,7 +16,6 @@ from django.utils.translation import gettext as _
 
 from jobs_ui.conf import get_config
 from jobs_ui.db import statements, wakeups
-from jobs_ui.db.sql import returning_supported
 from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJobs
 from jobs_ui.executors import get_executor
 from jobs_ui.jobs import task_signals
@@ -141,9 +140,6 @@ def _insert(job: Job, using: str, executor: BaseExecutor) -> bool:
     """INSERT the new ``job``, with the executor's notification and (to an idle worker) assignment
     where the database allows; whether the INSERT sent the notification."""
     notify = executor.insert_notification(using)
-    if not returning_supported(using):
-        job.save(using=using, force_insert=True)
-        return False
     statements.insert_job(using, job, notify=notify, assign=bool(notify) and executor.assigns(using, job))
     return bool(notify)
 

@@ -14,7 +14,7 @@ from django.db.models.functions import Now
 from django.utils import timezone
 
 from jobs_ui.db import final_writes
-from jobs_ui.db.sql import jobs_alias, returning_supported
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.executors import get_executor
@@ -52,27 +52,20 @@ def finish(job: Job, status: JobStatus, **fields: Any) -> bool:
     values = {"status": status, "finished_at": Now(), **fields}
     if values.get("error_class"):
         values["errors"] = _with_error(job, values)
-    alias = jobs_alias()
-    if returning_supported(alias):
-        writer = batching.writer()
-        if writer is not None:
-            writer.put(job, values)
-            return True
-        outcomes = [batching.Outcome(job, values)]
-        with write_turn(alias):
-            written = write_outcomes(alias, outcomes)
-        announce_outcomes(outcomes, written)
-        return written[0] is not None
-    if Job.objects.attempt(job).update(**values):
-        job.refresh_from_db()
-        _written(job, status)
+    writer = batching.writer()
+    if writer is not None:
+        writer.put(job, values)
         return True
-    _lost(job)
-    return False
+    alias = jobs_alias()
+    outcomes = [batching.Outcome(job, values)]
+    with write_turn(alias):
+        written = write_outcomes(alias, outcomes)
+    announce_outcomes(outcomes, written)
+    return written[0] is not None
 
 
 def write_outcomes(alias: str, outcomes: list[batching.Outcome]) -> list[tuple[Any, Any] | None]:
-    """Write final values of attempts (``returning_supported()`` databases), in the caller's transaction.
+    """Write final values of attempts in the caller's transaction.
 
     For each: ``(finished_at, result_expires_at)``, or None when the attempt no longer owned its job.
     """
