@@ -18,17 +18,13 @@ from django.db import connection
 from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
+from tests.helpers import make_job
 from tests.waiting import wait_for_status
 
 ROOT = Path(__file__).resolve().parent.parent
 
-pytestmark = pytest.mark.django_db
-
-
-@pytest.fixture(autouse=True)
-def _on_workers(settings):
-    # Created jobs wait as READY rows instead of running in this process.
-    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
+# Created jobs wait as READY rows instead of running in this process.
+pytestmark = [pytest.mark.django_db, pytest.mark.usefixtures("on_workers")]
 
 
 def run(*args):
@@ -143,9 +139,7 @@ class TestCreateThreadJob:
 
 
 def finished(status, hours_ago, **fields):
-    return Job.objects.create(
-        task_path="tests.tasks.add", status=status, finished_at=timezone.now() - timedelta(hours=hours_ago), **fields
-    )
+    return make_job(status=status, finished_at=timezone.now() - timedelta(hours=hours_ago), **fields)
 
 
 class TestPrune:

@@ -10,16 +10,11 @@ from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.views.launch_endpoint import sign_launch
+from tests.helpers import HX, make_job
 
 pytestmark = pytest.mark.django_db
 
-HX = {"HX-Request": "true"}
 CANCEL_BUTTON = re.compile(r"<button [^>]*>\s*Cancel\s*</button>")
-
-
-def make_job(owner, **fields):
-    defaults = {"task_path": "tests.tasks.add", "args": [1], "kwargs": {"b": 2}, "owner": owner}
-    return Job.objects.create(**{**defaults, **fields})
 
 
 def cancel_url(job):
@@ -146,7 +141,14 @@ class TestCancel:
 
 class TestRerun:
     def test_owner_runs_a_finished_job_again(self, client, alice):
-        job = make_job(alice, status=JobStatus.FAILED, finished_at=timezone.now(), public=True)
+        job = make_job(
+            alice,
+            task_path="tests.tasks.add",
+            kwargs={"b": 2},
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            public=True,
+        )
         client.force_login(alice)
         response = client.post(rerun_url(job), headers=HX)
         assert response.status_code == 200
@@ -211,7 +213,7 @@ class TestRerun:
 
     def test_a_unique_job_runs_again_apart_from_another_users(self, client, alice, bob):
         launched = self._launch_as(client, alice, "tests.tasks.unique_job")
-        bobs = make_job(bob, task_path="tests.tasks.unique_job", args=[7], kwargs={}, status=JobStatus.FAILED)
+        bobs = make_job(bob, task_path="tests.tasks.unique_job", args=[7], status=JobStatus.FAILED)
         client.force_login(bob)
         response = client.post(rerun_url(bobs), headers=HX)
         assert response.status_code == 200
@@ -221,7 +223,7 @@ class TestRerun:
 
     def test_a_global_unique_job_of_another_user_is_409_without_its_panel(self, client, alice, bob):
         alices = self._launch_as(client, alice, "tests.tasks.unique_global_job")
-        bobs = make_job(bob, task_path="tests.tasks.unique_global_job", args=[7], kwargs={}, status=JobStatus.FAILED)
+        bobs = make_job(bob, task_path="tests.tasks.unique_global_job", args=[7], status=JobStatus.FAILED)
         client.force_login(bob)
         response = client.post(rerun_url(bobs), headers=HX)
         assert response.status_code == 409

@@ -13,9 +13,9 @@ from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.views.launch_endpoint import unsign_launch
+from tests.helpers import HX, make_job
 
 ROOT = Path(__file__).resolve().parent.parent
-HX = {"HX-Request": "true"}
 
 pytestmark = [
     pytest.mark.django_db,
@@ -34,13 +34,13 @@ def export_job(owner, **fields):
     now = timezone.now()
     defaults = {
         "task_path": "demo.tasks.export_customers",
-        "owner": owner,
+        "args": [],
         "status": JobStatus.SUCCESSFUL,
         "finished_at": now,
         "result": {"filename": "customers.csv", "rows": 1, "csv": "id,name\r\n1,Ada\r\n", "preview": [["1", "Ada"]]},
         "result_expires_at": now + timedelta(hours=1),
     }
-    return Job.objects.create(**{**defaults, **fields})
+    return make_job(owner, **{**defaults, **fields})
 
 
 class TestHome:

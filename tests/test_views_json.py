@@ -6,26 +6,11 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from jobs_ui.jobs.cancel import cancel
 from jobs_ui.models import Job, JobStatus
+from tests.helpers import make_job, succeeded
 
 pytestmark = pytest.mark.django_db
-
-
-def make_job(owner, **fields):
-    defaults = {"task_path": "tests.tasks.echo", "args": [1], "owner": owner}
-    return Job.objects.create(**{**defaults, **fields})
-
-
-def finished(owner, value, **fields):
-    return make_job(
-        owner,
-        status=JobStatus.SUCCESSFUL,
-        result=value,
-        result_store="database",
-        finished_at=timezone.now(),
-        result_expires_at=timezone.now() + timedelta(hours=1),
-        **fields,
-    )
 
 
 def result_url(job):
@@ -49,7 +34,7 @@ class TestJobResult:
 
     @pytest.mark.parametrize("value", [{}, [], 0, "", None, {"rows": [1, 2]}])
     def test_successful_is_200_with_any_json_value(self, client, alice, value):
-        job = finished(alice, value)
+        job = succeeded(alice, value)
         client.force_login(alice)
         response = client.get(result_url(job))
         assert response.status_code == 200
@@ -75,7 +60,7 @@ class TestJobResult:
         assert client.get(result_url(job)).json()["error"]["traceback"] == "TB"
 
     def test_expired_is_410(self, client, alice):
-        job = finished(alice, {"a": 1})
+        job = succeeded(alice, {"a": 1})
         Job.objects.filter(pk=job.pk).update(result_expires_at=timezone.now() - timedelta(seconds=1))
         client.force_login(alice)
         response = client.get(result_url(job))
@@ -83,13 +68,13 @@ class TestJobResult:
         assert "expired" in response.json()["error"]["message"]
 
     def test_someone_elses_job_is_404(self, client, alice, bob):
-        job = finished(alice, 1)
+        job = succeeded(alice, 1)
         client.force_login(bob)
         assert client.get(result_url(job)).status_code == 404
         assert client.get(status_url(job)).status_code == 404
 
     def test_anonymous_is_404(self, client, alice):
-        job = finished(alice, 1)
+        job = succeeded(alice, 1)
         assert client.get(result_url(job)).status_code == 404
         assert client.get(status_url(job)).status_code == 404
 
@@ -99,7 +84,7 @@ class TestJobResult:
         assert client.get("/jobs/not-a-uuid/result.json").status_code == 404
 
     def test_public_job_is_readable_by_others(self, client, alice, bob):
-        job = finished(alice, {"shared": True}, public=True)
+        job = succeeded(alice, {"shared": True}, public=True)
         client.force_login(bob)
         assert client.get(result_url(job)).json() == {"shared": True}
         client.logout()
@@ -107,7 +92,7 @@ class TestJobResult:
         assert client.get(status_url(job)).json()["status"] == "SUCCESSFUL"
 
     def test_post_is_not_allowed(self, client, alice):
-        job = finished(alice, 1)
+        job = succeeded(alice, 1)
         client.force_login(alice)
         assert client.post(result_url(job)).status_code == 405
 
@@ -129,7 +114,7 @@ class TestJobStatus:
 class TestJsonErrors:
     @pytest.mark.parametrize("url", [status_url, result_url])
     def test_someone_elses_job_is_a_json_404(self, client, alice, bob, url):
-        job = finished(alice, 1)
+        job = succeeded(alice, 1)
         client.force_login(bob)
         response = client.get(url(job))
         assert response.status_code == 404
@@ -147,7 +132,7 @@ class TestJsonErrors:
     @pytest.mark.parametrize("url", [status_url, result_url])
     @pytest.mark.parametrize("method", ["post", "put", "delete"])
     def test_other_methods_are_a_json_405_with_allow(self, client, alice, url, method):
-        job = finished(alice, 1)
+        job = succeeded(alice, 1)
         client.force_login(alice)
         response = getattr(client, method)(url(job))
         assert response.status_code == 405
@@ -157,7 +142,7 @@ class TestJsonErrors:
 
     @pytest.mark.parametrize("url", [status_url, result_url])
     def test_head_is_allowed(self, client, alice, url):
-        job = finished(alice, 1)
+        job = succeeded(alice, 1)
         client.force_login(alice)
         assert client.head(url(job)).status_code == 200
 
@@ -171,7 +156,7 @@ UNREACHABLE_STORE = {
 class TestUnreadableResult:
     def test_store_error_is_a_generic_503(self, client, alice, settings):
         settings.JOBS_UI = {**settings.JOBS_UI, **UNREACHABLE_STORE}
-        job = finished(alice, None, public=True)
+        job = succeeded(alice, None, public=True)
         client.force_login(alice)
         response = client.get(result_url(job))
         assert response.status_code == 503
@@ -186,7 +171,7 @@ class TestUnreadableResult:
 
     def test_staff_get_the_detail(self, client, alice, staff, settings):
         settings.JOBS_UI = {**settings.JOBS_UI, **UNREACHABLE_STORE}
-        job = finished(alice, None, public=True)
+        job = succeeded(alice, None, public=True)
         client.force_login(staff)
         error = client.get(result_url(job)).json()["error"]
         assert error["message"] == "The result cannot be read right now; try again shortly."
@@ -196,8 +181,6 @@ class TestUnreadableResult:
 
 class TestCanceller:
     def test_only_owner_and_staff_learn_who_cancelled(self, client, alice, bob, staff):
-        from jobs_ui.jobs.cancel import cancel
-
         job = cancel(make_job(alice, public=True), by=alice)
         seen = {}
         for user in (alice, staff, bob, None):

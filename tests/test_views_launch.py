@@ -11,10 +11,10 @@ from django.test import Client, override_settings
 from jobs_ui.models import Job
 from jobs_ui.views import launch_endpoint
 from jobs_ui.views.launch_endpoint import LAUNCH_SALT, sign_launch
+from tests.helpers import HX
 
 pytestmark = pytest.mark.django_db
 
-HX = {"HX-Request": "true"}
 URL = "/jobs/launch/"
 
 

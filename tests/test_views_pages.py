@@ -13,15 +13,9 @@ from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.views.pages import PAGE_SIZE, decode_cursor, encode_cursor
+from tests.helpers import HX, make_job
 
 pytestmark = pytest.mark.django_db
-
-HX = {"HX-Request": "true"}
-
-
-def make_job(owner, **fields):
-    defaults = {"task_path": "tests.tasks.echo", "args": [1], "owner": owner}
-    return Job.objects.create(**{**defaults, **fields})
 
 
 def make_jobs(owner, count, **fields):

@@ -13,17 +13,12 @@ from django.core import signing
 from django.utils import timezone
 
 import jobs_ui
+from jobs_ui.jobs.cancel import cancel
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.views.viewer import Viewer
+from tests.helpers import HX, make_job, succeeded
 
 pytestmark = pytest.mark.django_db
-
-HX = {"HX-Request": "true"}
-
-
-def make_job(owner, **fields):
-    defaults = {"task_path": "tests.tasks.echo", "args": [1], "owner": owner}
-    return Job.objects.create(**{**defaults, **fields})
 
 
 def running(owner, **fields):
@@ -35,19 +30,6 @@ def running(owner, **fields):
         "progress_total": 10,
         "progress_message": "step 3",
         "progress_at": now,
-    }
-    return make_job(owner, **{**defaults, **fields})
-
-
-def succeeded(owner, value, **fields):
-    now = timezone.now()
-    defaults = {
-        "status": JobStatus.SUCCESSFUL,
-        "result": value,
-        "result_store": "database",
-        "started_at": now - timedelta(seconds=5),
-        "finished_at": now,
-        "result_expires_at": now + timedelta(hours=1),
     }
     return make_job(owner, **{**defaults, **fields})
 
@@ -306,14 +288,13 @@ class TestPollingCost:
         assert response.status_code == 200
         assert "v=" in poll_url_in(response.content)
 
-    def test_poll_of_the_owner_costs_the_session_and_the_job(self, client, alice, django_assert_num_queries):
+    def test_poll_of_the_owner_costs_the_session_and_the_job(self, client, alice, bob, django_assert_num_queries):
         job = running(alice)
         client.force_login(alice)
         poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
         with django_assert_num_queries(2):
             assert client.get(poll, headers=HX).status_code == 200
         public = running(alice, public=True)
-        bob = type(alice).objects.create_user("bob-watches", password="pw")
         client.force_login(bob)
         poll = poll_url_in(client.get(f"/jobs/{public.pk}/").content)
         with django_assert_num_queries(2):
@@ -494,8 +475,6 @@ class TestUnreadableResult:
 
 class TestCanceller:
     def cancelled_by(self, owner, **fields):
-        from jobs_ui.jobs.cancel import cancel
-
         return cancel(make_job(owner, **fields), by=owner)
 
     def test_owner_sees_who_cancelled(self, client, alice):

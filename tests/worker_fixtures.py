@@ -22,15 +22,20 @@ import pytest
 from django.conf import settings
 from django.db import connection
 
-__all__ = ["Lines", "WorkerProcess", "in_process", "lines", "start_worker", "worker_mode"]
+__all__ = ["Lines", "WorkerProcess", "in_process", "lines", "on_workers", "start_worker", "worker_mode"]
 
 ROOT = Path(__file__).resolve().parent.parent
 
 
 @pytest.fixture
-def in_process(monkeypatch: pytest.MonkeyPatch, settings: Any) -> Iterator[None]:
-    """For a worker loop run in a thread of this process (``jobs_ui.worker.loop.Worker(...).run()``)."""
+def on_workers(settings: Any) -> None:
+    """``EXECUTOR: worker``: the jobs this test launches wait as READY rows for a worker instead of running here."""
     settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
+
+
+@pytest.fixture
+def in_process(on_workers: None, monkeypatch: pytest.MonkeyPatch) -> Iterator[None]:
+    """For a worker loop run in a thread of this process (``jobs_ui.worker.loop.Worker(...).run()``)."""
     from jobs_ui.jobs import finish
 
     # Worker.run() changes these for its process; this one is pytest's.
@@ -117,9 +122,8 @@ def lines(tmp_path: Path) -> Lines:
 
 
 @pytest.fixture
-def start_worker(transactional_db: None, settings: Any) -> Iterator[Any]:
+def start_worker(transactional_db: None, on_workers: None, settings: Any) -> Iterator[Any]:
     """Start worker subprocesses (jobs run as ``executor="worker"``); killed and cleaned up at teardown."""
-    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
     workers: list[WorkerProcess] = []
     logs = tempfile.TemporaryDirectory(prefix="jobs_ui_worker_")
 

@@ -107,8 +107,17 @@ def test_publish_mandatory_missing_queue_raises_unroutable(queue):
 
 
 @pytest.mark.rabbitmq
-def test_publish_not_mandatory_missing_queue_is_dropped(amqp_settings):
-    amqp.publish("", amqp.name("missing"), b"x")
+def test_publish_not_mandatory_missing_queue_is_dropped(queue):
+    missing = amqp.name("missing")
+
+    amqp.publish("", missing, b"x")
+
+    # No error, and the channel the broker confirmed it on carries on.
+    amqp.publish("", queue, b"after", mandatory=True)
+    assert amqp.peek(queue) == b"after"
+    # Nothing made a queue to keep it in.
+    with pytest.raises(QueueNotFound):
+        amqp.peek(missing)
 
 
 @pytest.mark.rabbitmq
@@ -146,8 +155,16 @@ def test_delete_queue(queue):
 
 
 @pytest.mark.rabbitmq
-def test_delete_queue_missing_is_fine(amqp_settings):
-    amqp.delete_queue(amqp.name("missing"))
+def test_delete_queue_missing_is_fine(queue):
+    missing = amqp.name("missing")
+
+    amqp.delete_queue(missing)
+
+    # No error; the queue is still missing, and the connection goes on serving the others.
+    with pytest.raises(QueueNotFound):
+        amqp.peek(missing)
+    amqp.publish("", queue, b"after")
+    assert amqp.peek(queue) == b"after"
 
 
 @pytest.mark.rabbitmq

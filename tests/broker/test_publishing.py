@@ -22,12 +22,6 @@ pytestmark = [pytest.mark.rabbitmq, pytest.mark.django_db(transaction=True)]
 ROOT = Path(__file__).resolve().parents[2]
 
 
-@pytest.fixture
-def on_workers(amqp_settings):
-    amqp_settings.JOBS_UI = {**amqp_settings.JOBS_UI, "EXECUTOR": "worker"}
-    return amqp_settings
-
-
 def queued_messages() -> list[JobMessage]:
     """Every message of the default queue, taken off it."""
     messages: list[JobMessage] = []
@@ -38,7 +32,7 @@ def queued_messages() -> list[JobMessage]:
         messages.append(JobMessage.decode(body))
 
 
-def test_every_launched_job_gets_one_message_and_is_marked_once_confirmed(on_workers):
+def test_every_launched_job_gets_one_message_and_is_marked_once_confirmed(amqp_settings, on_workers):
     results = [tasks.append_line.enqueue("/dev/null", str(i)) for i in range(50)]
     assert publisher.flush()
     assert Job.objects.filter(status=JobStatus.READY, dispatched_at__isnull=False).count() == 50
@@ -46,7 +40,7 @@ def test_every_launched_job_gets_one_message_and_is_marked_once_confirmed(on_wor
     assert sorted(str(m.job_id) for m in queued_messages()) == sorted(str(r.id) for r in results)
 
 
-def test_a_message_no_queue_took_is_sent_again_once_its_queue_is_declared(on_workers):
+def test_a_message_no_queue_took_is_sent_again_once_its_queue_is_declared(amqp_settings, on_workers):
     first = tasks.append_line.enqueue("/dev/null", "1")
     assert publisher.flush()
     assert Job.objects.get(pk=first.id).dispatched_at is not None
@@ -58,7 +52,7 @@ def test_a_message_no_queue_took_is_sent_again_once_its_queue_is_declared(on_wor
     assert sorted(str(m.job_id) for m in queued_messages()) == sorted(str(r.id) for r in later)
 
 
-def test_a_late_confirm_does_not_mark_the_next_attempt(on_workers):
+def test_a_late_confirm_does_not_mark_the_next_attempt(amqp_settings, on_workers):
     job = tasks.append_line.enqueue("/dev/null", "x")
     assert publisher.flush()
     # A retry of the job: READY again in attempt 1, its message not published yet.
@@ -69,7 +63,7 @@ def test_a_late_confirm_does_not_mark_the_next_attempt(on_workers):
     assert Job.objects.get(pk=job.id).dispatched_at is not None
 
 
-def test_messages_still_waiting_when_the_process_exits_are_sent(on_workers, tmp_path):
+def test_messages_still_waiting_when_the_process_exits_are_sent(amqp_settings, on_workers, tmp_path):
     # A short-lived process (a script, jobs_ui_create) launches and exits at once.
     script = (
         "import django; django.setup()\n"
@@ -80,7 +74,7 @@ def test_messages_still_waiting_when_the_process_exits_are_sent(on_workers, tmp_
         **os.environ,
         "DJANGO_SETTINGS_MODULE": "tests.settings",
         "JOBS_UI_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
-        "JOBS_UI_TEST_OVERRIDES": json.dumps(on_workers.JOBS_UI),
+        "JOBS_UI_TEST_OVERRIDES": json.dumps(amqp_settings.JOBS_UI),
     }
     try:
         done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=60)

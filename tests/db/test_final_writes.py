@@ -10,17 +10,12 @@ from django.db.models.functions import Now
 
 from jobs_ui.db import final_writes
 from jobs_ui.db.sql import jobs_alias
-from jobs_ui.jobs.claim import claim_wanted
 from jobs_ui.models import Job, JobStatus, db_now_plus
+from tests.helpers import claimed
 
 pytestmark = pytest.mark.django_db(transaction=True)
 # SQLite writes each attempt with a statement of its own, and keeps NaN and overlong text its own way.
 postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="PostgreSQL's batched final write")
-
-
-def claimed(n: int) -> list[Job]:
-    jobs = [Job.objects.create(task_path="tests.tasks.add", executor="worker") for _ in range(n)]
-    return claim_wanted("w", [(job.pk, 0, "tests.tasks.add") for job in jobs])
 
 
 def write(attempts):

@@ -30,11 +30,6 @@ postgresql_only = pytest.mark.skipif(connection.vendor != "postgresql", reason="
 sqlite_only = pytest.mark.skipif(connection.vendor != "sqlite", reason="Wake-up sockets are SQLite's")
 
 
-@pytest.fixture
-def worker_jobs(settings):
-    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker", "AMQP_URL": None}
-
-
 class Wakes:
     """Counts a listener's wake-ups."""
 
@@ -71,26 +66,26 @@ def send_marker() -> None:
     wakeups.notify(["marker"])
 
 
-def test_a_committed_job_wakes_listeners_of_its_queue(worker_jobs, wakes):
+def test_a_committed_job_wakes_listeners_of_its_queue(on_workers, wakes):
     tasks.append_line.enqueue("/dev/null", "x")
     assert wakes.wait_for(1)
 
 
-def test_bulk_creation_wakes_once_per_queue(worker_jobs, wakes):
+def test_bulk_creation_wakes_once_per_queue(on_workers, wakes):
     jobs_ui.enqueue_many(tasks.append_line, [["/dev/null", "a"], ["/dev/null", "b"]])
     send_marker()
     assert wakes.wait_for(2)
     assert wakes.count == 2
 
 
-def test_jobs_of_other_queues_do_not_wake(worker_jobs, wakes):
+def test_jobs_of_other_queues_do_not_wake(on_workers, wakes):
     tasks.append_line.using(queue_name="other").enqueue("/dev/null", "x")
     send_marker()
     assert wakes.wait_for(1)
     assert wakes.count == 1
 
 
-def test_no_wake_up_for_a_launch_that_rolls_back(worker_jobs, wakes):
+def test_no_wake_up_for_a_launch_that_rolls_back(on_workers, wakes):
     with transaction.atomic():
         tasks.append_line.enqueue("/dev/null", "x")
         transaction.set_rollback(True)
@@ -100,7 +95,7 @@ def test_no_wake_up_for_a_launch_that_rolls_back(worker_jobs, wakes):
     assert wakes.count == 1
 
 
-def test_an_idle_worker_takes_a_new_job_long_before_its_next_poll(worker_jobs, settings, start_worker, lines):
+def test_an_idle_worker_takes_a_new_job_long_before_its_next_poll(settings, start_worker, lines):
     settings.JOBS_UI = {**settings.JOBS_UI, "WORKER_IDLE_POLL": 300.0}
     worker = start_worker("--max-jobs", "2")
     wait_until(lambda: Worker.objects.filter(state=WorkerState.ONLINE).exists(), what="the worker to register")
@@ -123,7 +118,7 @@ def listening_backends() -> list[int]:
 
 
 @postgresql_only
-def test_the_listener_listens_again_after_losing_its_connection(worker_jobs, wakes, caplog):
+def test_the_listener_listens_again_after_losing_its_connection(on_workers, wakes, caplog):
     (lost,) = wait_until(listening_backends, what="the listener's database session")
     with connection.cursor() as cursor:
         cursor.execute("SELECT pg_terminate_backend(%s)", [lost])
@@ -146,7 +141,7 @@ def wake_up_sockets() -> list[str]:
 
 
 @sqlite_only
-def test_the_listener_binds_again_when_its_socket_is_removed(worker_jobs, wakes, caplog):
+def test_the_listener_binds_again_when_its_socket_is_removed(on_workers, wakes, caplog):
     (lost,) = wait_until(wake_up_sockets, what="the listener's socket")
     os.unlink(lost)
     wait_until(lambda: [path for path in wake_up_sockets() if path != lost], what="a new socket", timeout=15)
@@ -158,7 +153,7 @@ def test_the_listener_binds_again_when_its_socket_is_removed(worker_jobs, wakes,
 
 
 @sqlite_only
-def test_a_socket_left_by_a_killed_worker_is_removed_by_the_next_sender(worker_jobs, wakes):
+def test_a_socket_left_by_a_killed_worker_is_removed_by_the_next_sender(on_workers, wakes):
     path = socket_wakeups.folder(connection)
     assert path is not None
     stale = os.path.join(path, f"1-deadbeef{socket_wakeups.SOCKET_SUFFIX}")
@@ -173,7 +168,7 @@ def test_a_socket_left_by_a_killed_worker_is_removed_by_the_next_sender(worker_j
 
 
 @sqlite_only
-def test_a_stopped_listener_removes_its_socket(worker_jobs):
+def test_a_stopped_listener_removes_its_socket(on_workers):
     with wakeups.listening(["default"], lambda: None) as listener:
         assert listener is not None
         wait_until(listener.listening.is_set, what="the listener to listen")
@@ -182,7 +177,7 @@ def test_a_stopped_listener_removes_its_socket(worker_jobs):
 
 
 @sqlite_only
-def test_a_full_socket_is_skipped_without_waiting(worker_jobs):
+def test_a_full_socket_is_skipped_without_waiting(on_workers):
     path = socket_wakeups.folder(connection)
     assert path is not None
     # Nobody reads this one: once its queue of datagrams is full, senders skip it.

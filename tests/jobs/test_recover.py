@@ -9,11 +9,14 @@ from pathlib import Path
 
 import pytest
 from django.db import connection
+from django.db.models.functions import Now
 
 from jobs_ui.executors import thread_executor
+from jobs_ui.jobs.finish import finish
 from jobs_ui.jobs.recover import recover_lost_jobs
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from tests import tasks
+from tests.helpers import claimed
 from tests.locking import row_locked_elsewhere
 from tests.waiting import wait_for_status
 
@@ -87,8 +90,6 @@ def test_live_jobs_are_not_recovered():
 
 
 def test_stale_attempt_cannot_overwrite_its_replacement():
-    from jobs_ui.jobs.finish import finish
-
     result = tasks.wait_for_gate.enqueue("g")
     stale = wait_for_status(result.id, JobStatus.RUNNING)
     # Another attempt took over (as after a recovery and a new claim).
@@ -100,12 +101,7 @@ def test_stale_attempt_cannot_overwrite_its_replacement():
 
 @pytest.mark.skipif(connection.vendor != "postgresql", reason="Row locks held by another session: PostgreSQL")
 def test_a_lost_job_whose_row_another_session_keeps_locked_is_skipped_not_waited_for():
-    from django.db.models.functions import Now
-
-    from jobs_ui.jobs.claim import claim_wanted
-
-    lost = Job.objects.create(task_path="tests.tasks.add", executor="worker")
-    [lost] = claim_wanted("frozen", [(lost.pk, 0, "tests.tasks.add")])
+    [lost] = claimed(1, "frozen")
     Job.objects.filter(pk=lost.pk).update(heartbeat_at=Now() - timedelta(hours=1))
     with row_locked_elsewhere(lost.pk):
         assert recover_lost_jobs() == 0  # returns at once instead of waiting for the lock

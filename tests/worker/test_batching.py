@@ -11,20 +11,15 @@ from jobs_ui import events
 from jobs_ui.db import final_writes
 from jobs_ui.db.sql import jobs_alias
 from jobs_ui.events import JobEvent
-from jobs_ui.jobs.claim import claim_wanted
 from jobs_ui.jobs.finish import announce_outcomes, finish, write_outcomes
 from jobs_ui.jobs.recover import renew_leases
 from jobs_ui.models import Job, JobStatus, Worker
 from jobs_ui.worker import batching
+from tests.helpers import claimed
 from tests.locking import row_locked_elsewhere
 from tests.waiting import wait_for_status
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-def claimed(n: int, worker_id: str = "w") -> list[Job]:
-    jobs = [Job.objects.create(task_path="tests.tasks.add", executor="worker") for _ in range(n)]
-    return claim_wanted(worker_id, [(job.pk, 0, "tests.tasks.add") for job in jobs])
 
 
 @pytest.fixture

@@ -12,19 +12,15 @@ from django.utils import timezone
 from jobs_ui.jobs.claim import claim, claim_due, claim_wanted
 from jobs_ui.jobs.finish import finish
 from jobs_ui.models import Job, JobStatus
+from tests.helpers import ready_jobs
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
 
-def ready(n, **fields):
-    fields = {"task_path": "tests.tasks.add", "executor": "worker", **fields}
-    return [Job.objects.create(**fields) for _ in range(n)]
-
-
 def test_claim_due_takes_exactly_the_limit_in_claim_order():
-    low = ready(3)
-    high = ready(2, priority=10)
-    ready(1, run_after=timezone.now() + timedelta(hours=1))
+    low = ready_jobs(3)
+    high = ready_jobs(2, priority=10)
+    ready_jobs(1, run_after=timezone.now() + timedelta(hours=1))
     first = claim_due(executor="worker", worker_id="w", limit=1)
     assert [job.pk for job in first] == [high[0].pk]
     rest = claim_due(executor="worker", worker_id="w", limit=3)
@@ -37,9 +33,9 @@ def test_claim_due_takes_exactly_the_limit_in_claim_order():
 
 
 def test_claim_due_filters():
-    ready(1, queue_name="other")
-    ready(1, task_path="tests.tasks.echo")
-    ready(1, executor="thread")
+    ready_jobs(1, queue_name="other")
+    ready_jobs(1, task_path="tests.tasks.echo")
+    ready_jobs(1, executor="thread")
     assert (
         claim_due(executor="worker", worker_id="w", queues=["other"], exclude_tasks=["tests.tasks.add"], limit=5) == []
     )
@@ -49,7 +45,7 @@ def test_claim_due_filters():
 
 
 def test_claim_wanted_needs_the_published_attempt_and_task():
-    a, b, c = ready(3)
+    a, b, c = ready_jobs(3)
     claimed = claim_wanted(
         "w", [(a.pk, 0, "tests.tasks.add"), (b.pk, 1, "tests.tasks.add"), (c.pk, 0, "tests.tasks.echo")]
     )
@@ -58,7 +54,7 @@ def test_claim_wanted_needs_the_published_attempt_and_task():
 
 
 def test_a_job_is_claimed_once_by_concurrent_claimers():
-    jobs = ready(40)
+    jobs = ready_jobs(40)
     taken: list[list[str]] = [[] for _ in range(4)]
 
     def claimer(i):
@@ -78,7 +74,7 @@ def test_a_job_is_claimed_once_by_concurrent_claimers():
 
 
 def test_final_write_is_fenced_and_updates_the_instance():
-    [job] = ready(1)
+    [job] = ready_jobs(1)
     running = claim(job.pk, "w")
     assert running is not None
     running.progress_message = "last words"

@@ -5,7 +5,7 @@ from __future__ import annotations
 import os
 import signal
 import socket
-import time
+from datetime import timedelta
 
 import pytest
 from django.conf import settings as django_settings
@@ -29,10 +29,6 @@ def started(lines, count=1):
     return wait_until(lambda: len([x for x in lines.read() if x.startswith("start")]) >= count, what="the job to start")
 
 
-def lease_and_beat():
-    return django_settings.JOBS_UI["HEARTBEAT_TIMEOUT"] + django_settings.JOBS_UI["HEARTBEAT_INTERVAL"]
-
-
 @pytest.fixture
 def short_lease(settings):
     """Leases that expire fast, for tests that wait for one."""
@@ -50,7 +46,6 @@ def test_job_of_a_killed_worker_is_recovered_within_the_heartbeat_timeout(
     started(lines)
     victim.signal(signal.SIGKILL)
     victim.wait()
-    killed_at = time.monotonic()
     gate.touch()
     start_worker("--max-jobs", "1")
     if retries:
@@ -59,12 +54,17 @@ def test_job_of_a_killed_worker_is_recovered_within_the_heartbeat_timeout(
         assert len(job.worker_ids) == 2
         assert lines.read()[-1] == "done"
     else:
+        # The wait's own limit is the only upper bound: it includes the new worker's start-up.
         job = wait_for_status(result.id, JobStatus.FAILED, timeout=20)
-        assert time.monotonic() - killed_at < lease_and_beat() + 2
         assert job.error_class == "jobs_ui.exceptions.WorkerLost"
         assert job.error_message.startswith("Worker lost")
         assert "done" not in lines.read()
-    assert Worker.objects.get(pk=job.worker_ids[0]).state == WorkerState.LOST
+    victim_row = Worker.objects.get(pk=job.worker_ids[0])
+    assert victim_row.state == WorkerState.LOST
+    # Declared lost once it had been silent for the heartbeat timeout, not before (the database's clock).
+    assert victim_row.stopped_at is not None
+    timeout = timedelta(seconds=django_settings.JOBS_UI["HEARTBEAT_TIMEOUT"])
+    assert victim_row.stopped_at - victim_row.heartbeat_at >= timeout
 
 
 @needs_concurrent_writers
@@ -188,14 +188,17 @@ def test_sigterm_hands_back_a_job_that_outlasts_the_grace_period(
     assert len([line for line in lines.read() if line == "finished"]) == 1
 
 
-def test_second_signal_stops_at_once(worker_mode, start_worker, lines, tmp_path):
+def test_second_signal_stops_at_once(worker_mode, settings, start_worker, lines, tmp_path):
+    # A grace longer than the wait below: only the second signal can end the worker in time.
+    settings.JOBS_UI = {**settings.JOBS_UI, "SHUTDOWN_GRACE": 300.0}
     result = tasks.append_when_file_exists.enqueue(lines.path, "finished", str(tmp_path / "never"))
     worker = start_worker("--concurrency", "1")
     started(lines)
     worker.signal(signal.SIGINT)
     wait_until(lambda: Worker.objects.filter(state=WorkerState.STOPPING).exists(), what="the worker to stop")
     worker.signal(signal.SIGINT)
-    assert worker.wait(5) == 1
+    assert worker.wait() == 1
+    # Not handed back as at the end of a grace: left RUNNING for recovery.
     assert Job.objects.get(pk=result.id).status == JobStatus.RUNNING
     # Recovered as for a killed worker, once the lease expires (here: at once).
     assert recover_lost_jobs(timeout=0) == 1
