@@ -53,21 +53,13 @@ def run_claimed(job: Job) -> None:
     task, context = prepared
     try:
         try:
-            if task.takes_context:
-                value = task.call(context, *job.args, **job.kwargs)
-            else:
-                value = task.call(*job.args, **job.kwargs)
+            value = task.call(*_arguments(job, task, context), **job.kwargs)
         except BaseException as e:
             if _interrupts_worker(e):
                 raise
-            context.settle_extra()
-            _record_error(job, task, e)
+            _conclude(job, task, context, error=e)
             return
-        context.settle_extra()
-        if context.timed_out:
-            _record_error(job, task, JobTimedOut())
-            return
-        _save_result(job, task.result_ttl, value)
+        _conclude(job, task, context, value=value)
     finally:
         _forget(job)
 
@@ -82,25 +74,35 @@ async def arun_claimed(job: Job) -> None:
     if prepared is None:
         return
     task, context = prepared
+    conclude = sync_to_async(_conclude, thread_sensitive=False)
     try:
         try:
-            if task.takes_context:
-                value = await task.acall(context, *job.args, **job.kwargs)
-            else:
-                value = await task.acall(*job.args, **job.kwargs)
+            value = await task.acall(*_arguments(job, task, context), **job.kwargs)
         except BaseException as e:
             if _interrupts_worker(e) or isinstance(e, asyncio.CancelledError) and _being_cancelled():
                 raise
-            context.settle_extra()
-            await sync_to_async(_record_error, thread_sensitive=False)(job, task, e)
+            await conclude(job, task, context, error=e)
             return
-        context.settle_extra()
-        if context.timed_out:
-            await sync_to_async(_record_error, thread_sensitive=False)(job, task, JobTimedOut())
-            return
-        await sync_to_async(_save_result, thread_sensitive=False)(job, task.result_ttl, value)
+        await conclude(job, task, context, value=value)
     finally:
         _forget(job)
+
+
+def _arguments(job: Job, task: JobTask, context: JobContext) -> list[Any]:
+    return [context, *job.args] if task.takes_context else list(job.args)
+
+
+def _conclude(
+    job: Job, task: JobTask, context: JobContext, *, value: object = None, error: BaseException | None = None
+) -> None:
+    """Record how the task ended: its error, its timeout, or its result."""
+    context.settle_extra()
+    if error is not None:
+        _record_error(job, task, error)
+    elif context.timed_out:
+        _record_error(job, task, JobTimedOut())
+    else:
+        _save_result(job, task.result_ttl, value)
 
 
 def _interrupts_worker(error: BaseException) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import signal
 from datetime import datetime, timedelta
 
 import pytest
@@ -9,7 +10,9 @@ from django.db import transaction
 from django.utils import timezone
 
 import jobs_ui
-from jobs_ui.broker import publisher
+from jobs_ui.broker import amqp, publisher
+from jobs_ui.broker.messages import job_queue
+from jobs_ui.exceptions import QueueNotFound
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from tests import tasks
 from tests.waiting import wait_for_status, wait_until
@@ -18,10 +21,19 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_three_workers_run_each_of_500_jobs_once(worker_mode, start_worker, lines):
+    # The workers serve before the jobs come, so all three can take a share of them.
+    workers = [start_worker("--concurrency", "4") for _ in range(3)]
+    wait_until(lambda: Worker.objects.filter(state=WorkerState.ONLINE).count() == 3, what="three workers online")
+    if worker_mode == "rabbitmq":
+        wait_until(lambda: _consumers(job_queue("default")) == 3, what="three consumers of the job queue")
     jobs = jobs_ui.enqueue_many(tasks.append_line, [[lines.path, f"job {i}"] for i in range(500)])
-    workers = [start_worker("--until-done", "--concurrency", "4") for _ in range(3)]
+    wait_until(
+        lambda: Job.objects.filter(status=JobStatus.SUCCESSFUL).count() == 500, timeout=90, what="500 jobs to end"
+    )
     for worker in workers:
-        assert worker.wait(90) == 0, worker.output()
+        worker.signal(signal.SIGTERM)
+    for worker in workers:
+        assert worker.wait(30) == 0, worker.output()
     executed = lines.read()
     assert len(executed) == 500
     assert sorted(executed) == sorted(f"job {i}" for i in range(500))
@@ -32,6 +44,13 @@ def test_three_workers_run_each_of_500_jobs_once(worker_mode, start_worker, line
     rows = Worker.objects.filter(state=WorkerState.STOPPED)
     assert rows.count() == 3
     assert sum(rows.values_list("jobs_succeeded", flat=True)) == 500
+
+
+def _consumers(queue: str) -> int:
+    try:
+        return amqp.queue_info(queue)[1]
+    except QueueNotFound:
+        return 0
 
 
 def test_priority_then_fifo(worker_mode, start_worker, lines):
