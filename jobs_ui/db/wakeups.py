@@ -38,18 +38,14 @@ def job_note(queue_name: str, job_id: object) -> str:
 
 
 def notify_job(queue_name: str, job_id: object) -> None:
-    """PostgreSQL: tell listening workers of the new job ``job_id`` (sent once committed), as its INSERT would."""
-    with connections[jobs_alias()].cursor() as cursor:
-        cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, job_note(queue_name, job_id)])
-
-
-def announce(queue_name: str, job_id: object) -> None:
-    """SQLite: tell listening workers of the new job ``job_id``, once committed. Never raises.
-
-    On PostgreSQL its INSERT did (``insert_notification``); this does nothing there.
-    """
+    """Tell listening workers of the new job ``job_id``: a ``NOTIFY``, sent when the transaction
+    commits, as its INSERT would send it (PostgreSQL); a datagram, sent now, once the row is
+    committed (SQLite). Never raises on SQLite."""
     connection = connections[jobs_alias()]
-    if connection.vendor == "sqlite":
+    if connection.vendor == "postgresql":
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [CHANNEL, job_note(queue_name, job_id)])
+    elif connection.vendor == "sqlite":
         socket_wakeups.send(connection, [job_note(queue_name, job_id)])
 
 

@@ -9,6 +9,7 @@ from django.db import connections
 from jobs_ui.broker.dispatch import dispatch
 from jobs_ui.conf import get_config
 from jobs_ui.db import assignment, wakeups
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.executors.base import BaseExecutor
 from jobs_ui.models import Job
 
@@ -28,9 +29,9 @@ class WorkerExecutor(BaseExecutor):
     supports_cross_process = True
 
     def dispatch(self, job: Job) -> None:
-        if get_config()["AMQP_URL"]:
-            # On SQLite, what the INSERT sent on PostgreSQL; the message follows.
-            wakeups.announce(job.queue_name, job.pk)
+        if get_config()["AMQP_URL"] and not self.insert_notification(jobs_alias()):
+            # What the INSERT sends on PostgreSQL (a datagram on SQLite); the message follows.
+            wakeups.notify_job(job.queue_name, job.pk)
         self.dispatch_many([job])
 
     def insert_notification(self, alias: str) -> str:
