@@ -1,7 +1,7 @@
 """Final writes of attempts on the hot path: one ``UPDATE ... RETURNING`` per attempt, or per batch on PostgreSQL.
 
 Each write is fenced by the attempt number: an attempt that no longer owns its job
-writes nothing (see ``jobs_ui.db.statements`` for why these are not ORM queries).
+writes nothing (see ``jobs_ui.db.sql`` for why these are not ORM queries).
 """
 
 from __future__ import annotations
