@@ -2,53 +2,19 @@
 
 from __future__ import annotations
 
-import json
 import socket
 import threading
-import uuid
 from datetime import timedelta
 
 import pytest
 from django.db.models.functions import Now
 from django.utils import timezone
 
-import jobs_ui
 from jobs_ui.broker import amqp, publisher
 from jobs_ui.broker.dispatch import sweep
-from jobs_ui.broker.messages import InvalidJobMessage, JobMessage, amqp_priority, declare_queues, job_queue
-from jobs_ui.exceptions import InvalidJobArguments
+from jobs_ui.broker.messages import JobMessage, declare_queues, job_queue
 from jobs_ui.models import Job, JobStatus, db_now_plus
 from tests import tasks
-
-
-class TestJobMessage:
-    def test_round_trip(self):
-        message = JobMessage(job_id=uuid.uuid4(), task_path="tests.tasks.add", attempts=2)
-        assert JobMessage.decode(message.encode()) == message
-        assert json.loads(message.encode())["v"] == 1
-
-    @pytest.mark.parametrize(
-        ("body", "error"),
-        [
-            (b"", "not JSON"),
-            (b"null", "exactly the keys"),
-            (b'{"v": 1, "job_id": "x", "task": "t"}', "exactly the keys"),
-            (b'{"v": 1, "job_id": "x", "task": "t", "attempts": 0}', "not a UUID"),
-            (b'{"v": 1, "job_id": "%s", "task": "", "attempts": 0}' % str(uuid.uuid4()).encode(), "non-empty"),
-            (b'{"v": 1, "job_id": "%s", "task": "t", "attempts": true}' % str(uuid.uuid4()).encode(), "attempts"),
-        ],
-    )
-    def test_bad_bodies(self, body, error):
-        with pytest.raises(InvalidJobMessage, match=error):
-            JobMessage.decode(body)
-
-
-def test_priorities_map_onto_ten_levels_in_order():
-    levels = [amqp_priority(p) for p in range(-100, 101)]
-    assert levels == sorted(levels)
-    assert (levels[0], levels[-1], amqp_priority(0)) == (0, 9, 4)
-    assert amqp_priority(-500) == 0
-    assert amqp_priority(500) == 9
 
 
 @pytest.mark.rabbitmq
@@ -113,36 +79,3 @@ class TestDispatch:
         # The launches never waited for the broker: none of them tried to reach it.
         assert connecting
         assert threading.current_thread() not in connecting
-
-
-@pytest.mark.django_db
-class TestEnqueueMany:
-    def test_creates_jobs_in_order(self, on_workers):
-        jobs = jobs_ui.enqueue_many(tasks.add, [[1], (2, 3), {"a": 4, "b": 5}], batch_size=2)
-        assert [(job.args, job.kwargs) for job in jobs] == [([1], {}), ([2, 3], {}), ([], {"a": 4, "b": 5})]
-        assert Job.objects.filter(status=JobStatus.READY, executor="worker").count() == 3
-
-    @pytest.mark.parametrize(
-        ("items", "error"),
-        [
-            ([[1], "oops"], "Item 1 must be a list of arguments or a dict"),
-            ([[1], [1, 2, 3]], "Item 1: Arguments do not match add()"),
-            ([[1], [object()]], "Item 1: Arguments"),
-        ],
-    )
-    def test_one_bad_item_creates_nothing(self, on_workers, items, error):
-        with pytest.raises(InvalidJobArguments, match=error.replace("(", r"\(").replace(")", r"\)")):
-            jobs_ui.enqueue_many(tasks.add, items)
-        assert not Job.objects.exists()
-
-    def test_unique_task_keeps_one_unfinished_job(self, on_workers):
-        jobs = jobs_ui.enqueue_many(tasks.unique_job, [[1], [1], [2]])
-        assert jobs[0].pk == jobs[1].pk != jobs[2].pk
-        assert Job.objects.count() == 2
-
-    @pytest.mark.django_db(transaction=True)
-    def test_runs_in_threads_by_default(self):
-        jobs = jobs_ui.enqueue_many(tasks.add, [[1, 1], [2, 2]])
-        from tests.waiting import wait_for_status
-
-        assert [wait_for_status(job.pk, JobStatus.SUCCESSFUL).result for job in jobs] == [2, 4]

@@ -31,11 +31,6 @@ pytestmark = [
 ]
 
 
-@pytest.fixture
-def worker_jobs(settings):
-    settings.JOBS_UI = {**settings.JOBS_UI, "EXECUTOR": "worker"}
-
-
 def offer(worker_id: str = "worker-a", queues: tuple[str, ...] = ("default",), count: int = 1, ttl: float = 60) -> None:
     assignment.offer(jobs_alias(), worker_id, queues, count, ttl)
 
@@ -56,7 +51,7 @@ def note_of(launch: Callable[[], object]) -> str:
 
 
 class TestAssignedInsert:
-    def test_a_new_job_takes_a_free_slot_and_is_that_workers(self, worker_jobs):
+    def test_a_new_job_takes_a_free_slot_and_is_that_workers(self, on_workers):
         offer(count=1)
         result = tasks.echo.enqueue("given")
         job = Job.objects.get(pk=result.id)
@@ -73,13 +68,13 @@ class TestAssignedInsert:
         second = Job.objects.get(pk=tasks.echo.enqueue("waits").id)
         assert (second.status, second.worker_id, second.attempts) == (JobStatus.READY, "", 0)
 
-    def test_each_slot_is_given_once(self, worker_jobs):
+    def test_each_slot_is_given_once(self, on_workers):
         offer("worker-a", count=2)
         offer("worker-b", count=1)
         owners = [Job.objects.get(pk=tasks.echo.enqueue(i).id).worker_id for i in range(4)]
         assert sorted(owners) == ["", "worker-a", "worker-a", "worker-b"]
 
-    def test_slots_of_other_queues_and_expired_slots_are_not_taken(self, worker_jobs):
+    def test_slots_of_other_queues_and_expired_slots_are_not_taken(self, on_workers):
         offer("worker-a", queues=("other",))
         WorkerSlot.objects.create(
             worker_id="worker-b", queue_name="default", expires_at=timezone.now() - timedelta(seconds=1)
@@ -88,7 +83,7 @@ class TestAssignedInsert:
         assert job.status == JobStatus.READY
         assert WorkerSlot.objects.count() == 2
 
-    def test_a_delayed_job_waits_in_its_queue(self, worker_jobs):
+    def test_a_delayed_job_waits_in_its_queue(self, on_workers):
         offer()
         job = Job.objects.get(pk=tasks.echo.using(run_after=timezone.now() + timedelta(hours=1)).enqueue(1).id)
         assert job.status == JobStatus.READY
@@ -101,13 +96,13 @@ class TestAssignedInsert:
         assert job.worker_id == ""
         assert WorkerSlot.objects.count() == 1
 
-    def test_the_note_names_the_job_and_the_worker_only(self, worker_jobs):
+    def test_the_note_names_the_job_and_the_worker_only(self, on_workers):
         offer()
         launched = []
         payload = note_of(lambda: launched.append(tasks.echo.enqueue({"nested": [1, "two"]})))
         assert payload == f"default {launched[0].id} worker-a"
 
-    def test_the_pick_up_reads_and_marks_only_a_job_given_to_that_worker(self, worker_jobs):
+    def test_the_pick_up_reads_and_marks_only_a_job_given_to_that_worker(self, on_workers):
         offer("worker-a")
         given = Job.objects.get(pk=tasks.echo.enqueue("given").id)
         ready = Job.objects.get(pk=tasks.echo.enqueue("ready").id)
@@ -129,7 +124,7 @@ class TestAssignedInsert:
 
 
 class TestRecovery:
-    def test_a_job_its_worker_never_picked_up_goes_back_without_using_an_attempt(self, worker_jobs):
+    def test_a_job_its_worker_never_picked_up_goes_back_without_using_an_attempt(self, on_workers):
         offer("worker-gone")
         job_id = tasks.echo.enqueue("again").id
         assert recover_lost_jobs(timeout=0) == 1
@@ -137,7 +132,7 @@ class TestRecovery:
         assert (job.status, job.attempts, job.max_attempts, job.worker_id) == (JobStatus.READY, 1, 2, "")
         assert job.error_class == ""
 
-    def test_a_job_its_worker_picked_up_is_lost_with_it(self, worker_jobs):
+    def test_a_job_its_worker_picked_up_is_lost_with_it(self, on_workers):
         offer("worker-gone")
         job_id = tasks.echo.enqueue("lost").id
         assert assignment.pick_up(jobs_alias(), "worker-gone", [Job.objects.get(pk=job_id).pk])
@@ -148,7 +143,7 @@ class TestRecovery:
 
 
 class TestWorkerLoop:
-    def test_a_worker_without_a_free_slot_hands_the_job_back(self, worker_jobs, in_process):
+    def test_a_worker_without_a_free_slot_hands_the_job_back(self, on_workers, in_process):
         worker = WorkerLoop(WorkerOptions(concurrency=1))
         worker.stop()  # takes no more jobs: no free slot
         offer(worker.id)

@@ -52,15 +52,6 @@ def test_long_messages_and_tracebacks_are_cut():
     assert len(job.error_message) == 20_000  # the last error itself is unchanged
 
 
-def test_a_job_cancelled_before_it_ran_has_its_one_error():
-    import jobs_ui
-
-    job = Job.objects.create(task_path="tests.tasks.add", executor="worker")
-    jobs_ui.cancel(job)
-    (error,) = default_task_backend.get_result(str(job.pk)).errors
-    assert error.exception_class_path == "jobs_ui.exceptions.JobCancelled"
-
-
 def test_a_worker_keeps_every_failed_attempt(worker_mode, start_worker, lines):
     retried = tasks.fails_twice.enqueue(lines.path)
     # Failing together: a worker writes their outcomes in one batch.

@@ -13,7 +13,6 @@ from django.db import connection
 
 from jobs_ui.broker import amqp, publisher
 from jobs_ui.broker.messages import JobMessage, job_queue
-from jobs_ui.jobs import marks
 from jobs_ui.models import Job, JobStatus
 from tests import tasks
 
@@ -50,17 +49,6 @@ def test_a_message_no_queue_took_is_sent_again_once_its_queue_is_declared(amqp_s
     assert publisher.flush()
     assert Job.objects.filter(pk__in=[r.id for r in later], dispatched_at__isnull=False).count() == 5
     assert sorted(str(m.job_id) for m in queued_messages()) == sorted(str(r.id) for r in later)
-
-
-def test_a_late_confirm_does_not_mark_the_next_attempt(amqp_settings, on_workers):
-    job = tasks.append_line.enqueue("/dev/null", "x")
-    assert publisher.flush()
-    # A retry of the job: READY again in attempt 1, its message not published yet.
-    Job.objects.filter(pk=job.id).update(attempts=1, dispatched_at=None)
-    marks.mark_dispatched([(Job.objects.get(pk=job.id).pk, 0)])
-    assert Job.objects.get(pk=job.id).dispatched_at is None
-    marks.mark_dispatched([(Job.objects.get(pk=job.id).pk, 1)])
-    assert Job.objects.get(pk=job.id).dispatched_at is not None
 
 
 def test_messages_still_waiting_when_the_process_exits_are_sent(amqp_settings, on_workers, tmp_path):
