@@ -12,7 +12,7 @@ from typing import TYPE_CHECKING, Any, Literal
 
 from django.core import checks
 from django.http import HttpRequest
-from django.tasks import Task, TaskResult
+from django.tasks import Task, TaskResult, task_backends
 from django.tasks.backends.base import BaseTaskBackend
 from django.tasks.exceptions import InvalidTask
 from django.urls import reverse
@@ -133,3 +133,14 @@ class JobsBackend(BaseTaskBackend):
     def check(self, **kwargs: Any) -> list[checks.CheckMessage]:
         # JOBS_UI itself is checked once by jobs_ui.checks, whatever the backends.
         return list(super().check(**kwargs))
+
+
+def known_queues() -> set[str] | None:
+    """Queue names the jobs_ui task backends accept; None when one of them accepts any name."""
+    names: set[str] = set()
+    for backend in task_backends.all():
+        if isinstance(backend, JobsBackend):
+            if not backend.queues:
+                return None
+            names |= backend.queues
+    return names

@@ -143,10 +143,10 @@ def start_worker(transactional_db: None, on_workers: None, settings: Any) -> Ite
 def _delete_worker_queues() -> None:
     if not settings.JOBS_UI.get("AMQP_URL"):
         return
+    from jobs_ui.backend import known_queues
     from jobs_ui.broker import amqp
     from jobs_ui.broker.messages import dead_letter_queue, job_queue
     from jobs_ui.exceptions import BrokerError
-    from jobs_ui.worker.options import known_queues
 
     for queue in [*(job_queue(name) for name in known_queues() or ["default"]), dead_letter_queue()]:
         with contextlib.suppress(BrokerError):

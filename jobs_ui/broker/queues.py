@@ -4,20 +4,17 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db.models import Count, Min, Q
 from django.utils import timezone
 
+from jobs_ui.backend import known_queues
 from jobs_ui.broker import amqp
 from jobs_ui.broker.messages import dead_letter_queue, job_queue
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import BrokerError, NoBroker, QueueNotFound
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.worker.options import known_queues
-
-if TYPE_CHECKING:
-    from jobs_ui.broker import amqp
 
 
 @dataclass(frozen=True, slots=True)

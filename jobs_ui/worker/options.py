@@ -5,9 +5,7 @@ from __future__ import annotations
 import os
 from dataclasses import dataclass
 
-from django.tasks import task_backends
-
-from jobs_ui.backend import JobsBackend
+from jobs_ui.backend import known_queues
 from jobs_ui.exceptions import JobsUiException, UnknownTask
 from jobs_ui.registry import resolve_task
 from jobs_ui.worker.pools import POOLS
@@ -18,17 +16,6 @@ ASYNC_CONCURRENCY = 100
 
 class InvalidWorkerOptions(JobsUiException, ValueError):
     """Worker options that cannot be used: unknown queue or task, bad number."""
-
-
-def known_queues() -> set[str] | None:
-    """Queue names the jobs_ui task backends accept; None when one of them accepts any name."""
-    names: set[str] = set()
-    for backend in task_backends.all():
-        if isinstance(backend, JobsBackend):
-            if not backend.queues:
-                return None
-            names |= backend.queues
-    return names
 
 
 @dataclass(frozen=True, kw_only=True)
