@@ -20,11 +20,12 @@ from django.db.models.functions import Now
 from jobs_ui.broker import amqp
 from jobs_ui.conf import get_config
 from jobs_ui.executors.base import BaseExecutor
+from jobs_ui.jobs import worker_rows
 from jobs_ui.jobs.claim import claim, claim_next
 from jobs_ui.jobs.finish import hand_back
 from jobs_ui.jobs.recover import recover_lost_jobs, renew_leases
 from jobs_ui.jobs.run import run_claimed, running_context
-from jobs_ui.models import Job, JobStatus, Worker, WorkerKind, WorkerState
+from jobs_ui.models import Job, JobStatus, WorkerKind, WorkerState
 
 logger = logging.getLogger(__name__)
 
@@ -95,14 +96,7 @@ class ThreadExecutor(BaseExecutor):
             self._stopping = threading.Event()
             self._pid = os.getpid()
             self.worker_id = f"thread-{socket.gethostname()}-{os.getpid()}-{uuid.uuid4().hex[:8]}"
-            Worker.objects.create(
-                id=self.worker_id,
-                label=f"web {os.getpid()}",
-                host=socket.gethostname(),
-                pid=os.getpid(),
-                kind=WorkerKind.THREAD,
-                concurrency=size,
-            )
+            worker_rows.register(self.worker_id, WorkerKind.THREAD, label=f"web {os.getpid()}", concurrency=size)
             self._threads = [
                 threading.Thread(target=self._serve, name=f"jobs_ui-thread-{i}", daemon=True) for i in range(size)
             ]
@@ -120,7 +114,7 @@ class ThreadExecutor(BaseExecutor):
             self._wake.notify_all()
         for thread in threads:
             thread.join(timeout)
-        Worker.objects.filter(pk=self.worker_id).update(state=WorkerState.STOPPED, stopped_at=Now())
+        worker_rows.stopped(self.worker_id, WorkerState.STOPPED)
 
     def _serve(self) -> None:
         stopping = self._stopping
@@ -150,7 +144,7 @@ class ThreadExecutor(BaseExecutor):
         try:
             while True:
                 try:
-                    Worker.objects.filter(pk=self.worker_id).update(heartbeat_at=Now())
+                    worker_rows.beat(self.worker_id)
                     renew_leases(self.worker_id)
                     if recover_lost_jobs():
                         with self._wake:
@@ -249,7 +243,7 @@ class ThreadExecutor(BaseExecutor):
         try:
             try:
                 with sigint_noted() as noted:
-                    Worker.objects.filter(pk=self.worker_id).update(state=WorkerState.STOPPING)
+                    worker_rows.set_state(self.worker_id, WorkerState.STOPPING)
                     self._drain(noted)
                     interrupted = noted()
             except KeyboardInterrupt:
@@ -301,7 +295,7 @@ class ThreadExecutor(BaseExecutor):
         # A further Ctrl-C does not cut the hand-back short.
         with sigint_noted():
             self._hand_back_running()
-            Worker.objects.filter(pk=self.worker_id).update(state=WorkerState.STOPPED, stopped_at=Now())
+            worker_rows.stopped(self.worker_id, WorkerState.STOPPED)
         # Idle threads end at once and close their connections; busy ones are daemons.
         deadline = time.monotonic() + 1.0
         for thread in threads:

@@ -36,7 +36,7 @@ class WorkerExecutor(BaseExecutor):
 
     def insert_notification(self, alias: str) -> str:
         # Without a broker on PostgreSQL, dispatching is only the notification; with
-        # one, it tells idle workers to claim at once (jobs_ui.worker.feeds.BrokerFeed).
+        # one, it tells idle workers to claim at once (jobs_ui.worker.broker_feed.BrokerFeed).
         return wakeups.CHANNEL if connections[alias].vendor == "postgresql" else ""
 
     def assigns(self, alias: str, job: Job) -> bool:

@@ -16,7 +16,6 @@ from types import FrameType
 
 from django.db import connections, router
 from django.db.models import Q
-from django.db.models.functions import Now
 
 from jobs_ui.broker import amqp
 from jobs_ui.broker.dispatch import sweep
@@ -25,6 +24,7 @@ from jobs_ui.db import assignment
 from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import send_batch
 from jobs_ui.exceptions import BrokerError
+from jobs_ui.jobs import worker_rows
 from jobs_ui.jobs.finish import (
     announce_outcomes,
     batch_outcome_counts,
@@ -36,7 +36,8 @@ from jobs_ui.jobs.recover import recover_lost_jobs, renew_leases, still_held
 from jobs_ui.models import Job, WorkerKind, WorkerState
 from jobs_ui.models import Worker as WorkerRow
 from jobs_ui.worker import batching
-from jobs_ui.worker.feeds import BrokerFeed, feed_from_database
+from jobs_ui.worker.broker_feed import BrokerFeed
+from jobs_ui.worker.database_feed import feed_from_database
 from jobs_ui.worker.options import WorkerOptions
 from jobs_ui.worker.pools import make_pool
 
@@ -227,7 +228,14 @@ class Worker:
             send=send_batch if get_config()["AMQP_URL"] else None,
         )
         self.pool.start()
-        self._register()
+        worker_rows.register(
+            self.id,
+            WorkerKind.PROCESS,
+            label=self.label,
+            concurrency=self.pool.concurrency,
+            queues=self.queues,
+            pool=self.options.pool,
+        )
         alias = router.db_for_write(Job)
         if assignment.enabled(alias) and not self.exclude_tasks:
             beat = self.options.heartbeat or get_config()["HEARTBEAT_INTERVAL"]
@@ -255,7 +263,7 @@ class Worker:
                 self.pool.close()
             except Exception:
                 logger.exception("Could not close the %s pool", self.pool.name)
-            WorkerRow.objects.filter(pk=self.id).update(state=self._state, stopped_at=Now(), heartbeat_at=Now())
+            worker_rows.stopped(self.id, self._state, heartbeat=True)
             amqp.close()
             connections.close_all()
         logger.info("Worker %s stopped after %d job(s)", self.id, self.taken)
@@ -281,7 +289,7 @@ class Worker:
         if not self._stopping.is_set():
             return
         self._state = WorkerState.STOPPING
-        WorkerRow.objects.filter(pk=self.id).update(state=self._state)
+        worker_rows.set_state(self.id, self._state)
         # Reserved jobs that have not begun go back at once; running ones get the grace.
         self._hand_back(self.pool.revoke_waiting())
         if not self.pool.wait_idle(get_config()["SHUTDOWN_GRACE"]):
@@ -292,19 +300,6 @@ class Worker:
             current = self.pool.current(job)
             if current is not None and hand_back(current):
                 logger.warning("Handed job %s back as READY", job.pk)
-
-    def _register(self) -> None:
-        options = self.options
-        WorkerRow.objects.create(
-            id=self.id,
-            label=self.label[:200],
-            host=socket.gethostname(),
-            pid=os.getpid(),
-            kind=WorkerKind.PROCESS,
-            queues=self.queues,
-            concurrency=self.pool.concurrency,
-            pool=options.pool,
-        )
 
     def _housekeeping(self) -> None:
         config = get_config()
@@ -335,7 +330,7 @@ class Worker:
         try:
             # Judged by the database's clock: the lease of every job running here.
             with write_turn(router.db_for_write(WorkerRow)):
-                WorkerRow.objects.filter(pk=self.id).update(heartbeat_at=Now(), state=self._state)
+                worker_rows.beat(self.id, self._state)
                 renew_leases(self.id)
             if self.offers is not None:
                 self.offers.renew()

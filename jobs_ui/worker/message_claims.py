@@ -1,4 +1,4 @@
-"""What a worker claims for the RabbitMQ messages it receives (``jobs_ui.worker.feeds.BrokerFeed``).
+"""What a worker claims for the RabbitMQ messages it receives (``jobs_ui.worker.broker_feed.BrokerFeed``).
 
 For each message, the due READY job of its queue that comes first (priority, then FIFO),
 not necessarily the one it names.

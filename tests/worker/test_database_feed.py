@@ -9,7 +9,7 @@ from django.db import connection, transaction
 
 from jobs_ui.jobs.claim import claim_due as real_claim_due
 from jobs_ui.models import JobStatus
-from jobs_ui.worker import feeds
+from jobs_ui.worker import database_feed
 from jobs_ui.worker.loop import Worker as WorkerLoop
 from jobs_ui.worker.options import WorkerOptions
 from tests import tasks
@@ -32,7 +32,7 @@ def claims(in_process, monkeypatch, settings):
         found.append(len(jobs))
         return jobs
 
-    monkeypatch.setattr(feeds, "claim_due", counted)
+    monkeypatch.setattr(database_feed, "claim_due", counted)
     # A worker that excludes a task offers no free slots to new jobs (the INSERT that takes
     # one does not look at the task; jobs_ui.db.assignment): every job reaches it by a claim.
     worker = WorkerLoop(WorkerOptions(concurrency=2, exclude_tasks=("tests.tasks.add",)))

@@ -19,7 +19,7 @@ from jobs_ui.broker.messages import JobMessage
 from jobs_ui.db import wakeups
 from jobs_ui.jobs import claim
 from jobs_ui.models import Job, JobStatus, Worker, WorkerSlot, WorkerState
-from jobs_ui.worker import feeds, message_claims
+from jobs_ui.worker import broker_feed, message_claims
 from jobs_ui.worker.loop import Worker as WorkerLoop
 from jobs_ui.worker.options import WorkerOptions
 from tests import tasks
@@ -42,8 +42,8 @@ class Seen:
         self.messages: list[Any] = []
         self.notes: list[str] = []
         self._lock = threading.Lock()
-        real_claim, real_claim_due, real_handle = claim.claim_wanted, claim.claim_due, feeds.BrokerFeed.handle
-        real_notified = feeds.BrokerFeed._notified
+        real_claim, real_claim_due, real_handle = claim.claim_wanted, claim.claim_due, broker_feed.BrokerFeed.handle
+        real_notified = broker_feed.BrokerFeed._notified
 
         def claim_wanted(worker_id: str, wanted: list[Any]) -> list[Job]:
             with self._lock:
@@ -57,22 +57,22 @@ class Seen:
                 self.claims.extend((job.pk, job.attempts - 1, job.task_path) for job in jobs)
             return jobs
 
-        def handle(feed: feeds.BrokerFeed, deliveries: list[Any]) -> int:
+        def handle(feed: broker_feed.BrokerFeed, deliveries: list[Any]) -> int:
             started = real_handle(feed, deliveries)
             with self._lock:
                 self.messages.extend(JobMessage.decode(delivery.body).job_id for delivery in deliveries)
             return started
 
-        def notified(feed: feeds.BrokerFeed, job_id: str) -> None:
+        def notified(feed: broker_feed.BrokerFeed, job_id: str) -> None:
             real_notified(feed, job_id)
             with self._lock:
                 self.notes.append(job_id)
 
-        monkeypatch.setattr(feeds, "claim_wanted", claim_wanted)
+        monkeypatch.setattr(broker_feed, "claim_wanted", claim_wanted)
         monkeypatch.setattr(message_claims, "claim_wanted", claim_wanted)
         monkeypatch.setattr(message_claims, "claim_due", claim_due)
-        monkeypatch.setattr(feeds.BrokerFeed, "handle", handle)
-        monkeypatch.setattr(feeds.BrokerFeed, "_notified", notified)
+        monkeypatch.setattr(broker_feed.BrokerFeed, "handle", handle)
+        monkeypatch.setattr(broker_feed.BrokerFeed, "_notified", notified)
 
     def received(self, job_id: Any) -> bool:
         with self._lock:

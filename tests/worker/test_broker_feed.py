@@ -1,4 +1,4 @@
-"""Messages a worker cannot use go to the dead-letter queue with the reason; the worker keeps serving."""
+"""The broker feed: a message claims the job first in its queue, or is dropped, given back or dead-lettered with the reason; the worker keeps serving."""
 
 from __future__ import annotations
 

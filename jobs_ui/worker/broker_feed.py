@@ -1,10 +1,9 @@
-"""Where a worker gets its jobs: RabbitMQ messages, or READY rows claimed from the database."""
+"""A worker's jobs from RabbitMQ: a job claimed for each message of its queues, and for each new job notified."""
 
 from __future__ import annotations
 
 import contextlib
 import logging
-import threading
 import time
 import uuid
 from collections import deque
@@ -15,118 +14,27 @@ from django.db import DatabaseError
 from jobs_ui.broker import amqp
 from jobs_ui.broker.dispatch import message_problems
 from jobs_ui.broker.messages import InvalidJobMessage, JobMessage, dead_letter, declare_queues, job_queue
-from jobs_ui.conf import get_config
 from jobs_ui.db import statements, wakeups
 from jobs_ui.exceptions import UnknownTask
-from jobs_ui.jobs.claim import claim_due, claim_wanted
+from jobs_ui.jobs.claim import claim_wanted
 from jobs_ui.models import Job
 from jobs_ui.registry import resolve_task
 from jobs_ui.worker import message_claims
+from jobs_ui.worker.feed import BROKER_POLL, DATABASE_BACKOFF, keep_offers
 
 if TYPE_CHECKING:
     from jobs_ui.worker.loop import Worker
 
 logger = logging.getLogger(__name__)
 
-# Longest wait for a message; a signal or a freed slot ends it early.
-BROKER_POLL = 0.5
 # Longest a message received while every slot is busy waits here for one (see BrokerFeed).
 HOLD = 0.2
 # Longest the feed waits for a reserving pool to empty before it takes messages (see BasePool.reserves).
 GATHER = 0.05
-# Pause after a database error, before the next claim.
-DATABASE_BACKOFF = 1.0
 # The most attempts claimed on a notification remembered until their messages come.
 CLAIMED_EARLY_LIMIT = 10_000
 # The most notified job ids waiting for the feed to claim them.
 NOTIFIED_LIMIT = 1_000
-
-
-def feed_from_database(worker: Worker, until: float | None = None) -> bool:
-    """Claim due READY rows while the pool has room; poll every ``WORKER_IDLE_POLL`` only while idle.
-
-    On PostgreSQL and SQLite a job committed meanwhile ends the idle wait at once (``jobs_ui.db.wakeups``).
-    Returns True once the worker takes no more jobs, False when ``until`` (a
-    ``time.monotonic()`` value) has passed.
-    """
-    look = threading.Event()
-    look.set()
-
-    def notified() -> None:
-        look.set()
-        worker.wakeup.set()
-
-    with wakeups.listening(worker.queues, notified, assigned=worker.assigned()) as listener:
-        try:
-            return _claim_from_database(worker, until, look, listener)
-        finally:
-            # While the listener still hears what was given to this worker meanwhile.
-            if worker.offers is not None:
-                worker.offers.busy()
-
-
-def _claim_from_database(
-    worker: Worker, until: float | None, look: threading.Event, listener: wakeups.ReadyListener | None
-) -> bool:
-    """The claim loop of ``feed_from_database()``; ``look`` is set while a claim may find something.
-
-    A notification of a READY job sets it, and so does a claim that found as many jobs as
-    it asked for.
-    """
-    # Optimization: once a claim found fewer, a freed slot alone does not claim again
-    # until WORKER_IDLE_POLL has passed: every job that becomes READY sends a
-    # notification, and the poll finds the rest (a retry once its delay has passed). A
-    # claim after each job cost a query that found nothing, at the moment the job's
-    # final write was sent.
-    idle_poll = get_config()["WORKER_IDLE_POLL"]
-    last_claim = 0.0
-    while worker.taking():
-        worker.wakeup.clear()
-        found = False
-        if look.is_set() or time.monotonic() - last_claim >= idle_poll:
-            # Cleared first: a notification during the claim makes the next pass look again.
-            look.clear()
-            last_claim = time.monotonic()
-            try:
-                found, more = _claim_while_room(worker)
-            except DatabaseError:
-                logger.exception("Could not claim a job")
-                look.set()
-                worker.wakeup.wait(DATABASE_BACKOFF)
-                continue
-            if more:
-                look.set()
-        _offer(worker, listener, took=found, idle=not found and not look.is_set())
-        if not found and worker.has_finished():
-            return True
-        if until is not None and time.monotonic() >= until:
-            return False
-        # Full: wait for a slot (no polling). Idle: poll again soon.
-        worker.wakeup.wait(idle_poll if worker.capacity() > 0 else BROKER_POLL)
-    return True
-
-
-def _claim_while_room(worker: Worker) -> tuple[bool, bool]:
-    """Claim and start jobs while the pool has room: ``(any claimed, more may be waiting)``.
-
-    More may be waiting unless the last claim found fewer jobs than it asked for.
-    """
-    found = False
-    while (capacity := worker.capacity()) > 0:
-        jobs = claim_due(
-            executor="worker",
-            worker_id=worker.id,
-            queues=worker.queues,
-            exclude_tasks=worker.exclude_tasks,
-            limit=capacity,
-        )
-        claimed_at = time.monotonic()
-        for job in jobs:
-            worker.submit(job, claimed_at)
-        found = found or bool(jobs)
-        if len(jobs) < capacity:
-            return found, False
-    return found, True
 
 
 class BrokerFeed:
@@ -181,7 +89,7 @@ class BrokerFeed:
                     started = self.handle(deliveries) if deliveries else 0
                     if self.notified:
                         started += self._claim_notified()
-                    _offer(worker, listener, took=bool(started), idle=not deliveries and not self.held)
+                    keep_offers(worker, listener, took=bool(started), idle=not deliveries and not self.held)
                     if not started and not self.held and worker.has_finished():
                         break
             finally:
@@ -235,7 +143,7 @@ class BrokerFeed:
         # An idle pool under --until-done does not wake it either: the feed looks whether
         # work is left when no message came for BROKER_POLL, and a look after every
         # job that emptied the pool cost a database query each.
-        # Idle, with offered slots: a freed one is offered at once (_offer()).
+        # Idle, with offered slots: a freed one is offered at once (keep_offers()).
         worker = self.worker
         offering = worker.offers is not None and worker.offers.idle
         if self.held or self.parked or not worker.taking() or offering:
@@ -368,21 +276,6 @@ class BrokerFeed:
         dead_letter(delivery.body, delivery.queue, reason, self.worker.label)
         if ack:
             self.consumer.ack(delivery.tag)
-
-
-def _offer(worker: Worker, listener: wakeups.ReadyListener | None, *, took: bool, idle: bool) -> None:
-    """Keep the worker's offers of free slots (``jobs_ui.db.assignment``) in step with its feed.
-
-    Withdrawn when the feed took jobs (the queue has more, which come first); the free
-    slots offered when it found nothing, while the listener hears what is given to it.
-    """
-    offers = worker.offers
-    if offers is None:
-        return
-    if took:
-        offers.busy()
-    elif idle and listener is not None and listener.listening.is_set():
-        offers.sync(worker.free_slots())
 
 
 def _listens(worker: Worker) -> bool:
