@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from django.db import DatabaseError
 
@@ -20,10 +20,7 @@ from jobs_ui.jobs.claim import claim_wanted
 from jobs_ui.models import Job
 from jobs_ui.registry import resolve_task
 from jobs_ui.worker import message_claims
-from jobs_ui.worker.feed import BROKER_POLL, DATABASE_BACKOFF, keep_offers
-
-if TYPE_CHECKING:
-    from jobs_ui.worker.loop import Worker
+from jobs_ui.worker.feed import BROKER_POLL, DATABASE_BACKOFF, Fed, keep_offers
 
 logger = logging.getLogger(__name__)
 
@@ -46,7 +43,7 @@ class BrokerFeed:
     then goes back to its queue for another worker, and the consumers pause until a slot frees.
     """
 
-    def __init__(self, worker: Worker) -> None:
+    def __init__(self, worker: Fed) -> None:
         self.worker = worker
         # The queue_name of each RabbitMQ queue consumed.
         self.queue_names = {job_queue(name): name for name in worker.queues}
@@ -278,7 +275,7 @@ class BrokerFeed:
             self.consumer.ack(delivery.tag)
 
 
-def _listens(worker: Worker) -> bool:
+def _listens(worker: Fed) -> bool:
     """Whether the worker's broker feed also claims on the notification of a new job.
 
     Not for a worker that excludes tasks: a claim by id does not know the task.

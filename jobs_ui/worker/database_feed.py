@@ -5,22 +5,18 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from typing import TYPE_CHECKING
 
 from django.db import DatabaseError
 
 from jobs_ui.conf import get_config
 from jobs_ui.db import wakeups
 from jobs_ui.jobs.claim import claim_due
-from jobs_ui.worker.feed import BROKER_POLL, DATABASE_BACKOFF, keep_offers
-
-if TYPE_CHECKING:
-    from jobs_ui.worker.loop import Worker
+from jobs_ui.worker.feed import BROKER_POLL, DATABASE_BACKOFF, Fed, keep_offers
 
 logger = logging.getLogger(__name__)
 
 
-def feed_from_database(worker: Worker, until: float | None = None) -> bool:
+def feed_from_database(worker: Fed, until: float | None = None) -> bool:
     """Claim due READY rows while the pool has room; poll every ``WORKER_IDLE_POLL`` only while idle.
 
     On PostgreSQL and SQLite a job committed meanwhile ends the idle wait at once (``jobs_ui.db.wakeups``).
@@ -44,7 +40,7 @@ def feed_from_database(worker: Worker, until: float | None = None) -> bool:
 
 
 def _claim_from_database(
-    worker: Worker, until: float | None, look: threading.Event, listener: wakeups.ReadyListener | None
+    worker: Fed, until: float | None, look: threading.Event, listener: wakeups.ReadyListener | None
 ) -> bool:
     """The claim loop of ``feed_from_database()``; ``look`` is set while a claim may find something.
 
@@ -84,7 +80,7 @@ def _claim_from_database(
     return True
 
 
-def _claim_while_room(worker: Worker) -> tuple[bool, bool]:
+def _claim_while_room(worker: Fed) -> tuple[bool, bool]:
     """Claim and start jobs while the pool has room: ``(any claimed, more may be waiting)``.
 
     More may be waiting unless the last claim found fewer jobs than it asked for.

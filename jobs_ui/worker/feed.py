@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING
+import threading
+from collections.abc import Callable
+from typing import Protocol
 
 from jobs_ui.db import wakeups
-
-if TYPE_CHECKING:
-    from jobs_ui.worker.loop import Worker
+from jobs_ui.db.assignment import SlotOffers
+from jobs_ui.models import Job
+from jobs_ui.worker.pools.base import BasePool
 
 # Longest wait for a message; a signal or a freed slot ends it early.
 BROKER_POLL = 0.5
@@ -15,7 +17,35 @@ BROKER_POLL = 0.5
 DATABASE_BACKOFF = 1.0
 
 
-def keep_offers(worker: Worker, listener: wakeups.ReadyListener | None, *, took: bool, idle: bool) -> None:
+class Fed(Protocol):
+    """What a feed knows of the worker it feeds (``jobs_ui.worker.loop.Worker``)."""
+
+    @property
+    def id(self) -> str: ...
+    @property
+    def label(self) -> str: ...
+    @property
+    def queues(self) -> list[str]: ...
+    @property
+    def exclude_tasks(self) -> list[str]: ...
+    @property
+    def offers(self) -> SlotOffers | None: ...
+    @property
+    def pool(self) -> BasePool: ...
+    @property
+    def wakeup(self) -> threading.Event: ...
+    @property
+    def wakers(self) -> list[Callable[[], None]]: ...
+
+    def taking(self) -> bool: ...
+    def capacity(self) -> int: ...
+    def free_slots(self) -> int: ...
+    def submit(self, job: Job, claimed_at: float | None = None) -> bool: ...
+    def assigned(self) -> tuple[str, Callable[[str], object]] | None: ...
+    def has_finished(self) -> bool: ...
+
+
+def keep_offers(worker: Fed, listener: wakeups.ReadyListener | None, *, took: bool, idle: bool) -> None:
     """Keep the worker's offers of free slots (``jobs_ui.db.assignment``) in step with its feed.
 
     Withdrawn when the feed took jobs (the queue has more, which come first); the free
