@@ -39,11 +39,8 @@ def register(
 
 def beat(worker_id: str, state: WorkerState | None = None) -> None:
     """The worker is alive: its heartbeat is now, and its state ``state`` when given."""
-    rows = Worker.objects.filter(pk=worker_id)
-    if state is None:
-        rows.update(heartbeat_at=Now())
-    else:
-        rows.update(heartbeat_at=Now(), state=state)
+    fields = {"heartbeat_at": Now()} if state is None else {"heartbeat_at": Now(), "state": state}
+    Worker.objects.filter(pk=worker_id).update(**fields)
 
 
 def set_state(worker_id: str, state: WorkerState) -> None:
@@ -51,10 +48,6 @@ def set_state(worker_id: str, state: WorkerState) -> None:
     Worker.objects.filter(pk=worker_id).update(state=state)
 
 
-def stopped(worker_id: str, state: WorkerState = WorkerState.STOPPED, *, heartbeat: bool = False) -> None:
-    """The worker stopped now, ``state`` (STOPPED, or CRASHED); with ``heartbeat``, that is its last heartbeat too."""
-    rows = Worker.objects.filter(pk=worker_id)
-    if heartbeat:
-        rows.update(state=state, stopped_at=Now(), heartbeat_at=Now())
-    else:
-        rows.update(state=state, stopped_at=Now())
+def stopped(worker_id: str, state: WorkerState = WorkerState.STOPPED) -> None:
+    """The worker stopped now, ``state`` (STOPPED, or CRASHED): its last heartbeat too."""
+    Worker.objects.filter(pk=worker_id).update(state=state, stopped_at=Now(), heartbeat_at=Now())

@@ -263,7 +263,7 @@ class Worker:
                 self.pool.close()
             except Exception:
                 logger.exception("Could not close the %s pool", self.pool.name)
-            worker_rows.stopped(self.id, self._state, heartbeat=True)
+            worker_rows.stopped(self.id, self._state)
             amqp.close()
             connections.close_all()
         logger.info("Worker %s stopped after %d job(s)", self.id, self.taken)

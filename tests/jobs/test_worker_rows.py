@@ -71,21 +71,17 @@ def test_set_state_leaves_the_heartbeat(rows, django_assert_num_queries):
     assert (row.state, row.heartbeat_at, row.stopped_at) == (WorkerState.STOPPING, before, None)
 
 
-def test_stopped_writes_the_state_and_when_and_leaves_the_heartbeat(rows, django_assert_num_queries):
+def test_stopped_writes_the_state_and_when_which_is_also_the_last_heartbeat(rows, django_assert_num_queries):
     before = Worker.objects.get(pk=rows).heartbeat_at
     with django_assert_num_queries(1):
         worker_rows.stopped(rows)
     row = Worker.objects.get(pk=rows)
-    assert (row.state, row.heartbeat_at) == (WorkerState.STOPPED, before)
+    assert row.state == WorkerState.STOPPED
     assert row.stopped_at is not None
     assert row.stopped_at > before
-
-
-def test_stopped_with_heartbeat_is_also_the_last_heartbeat(rows, django_assert_num_queries):
-    with django_assert_num_queries(1):
-        worker_rows.stopped(rows, WorkerState.CRASHED, heartbeat=True)
-    row = Worker.objects.get(pk=rows)
-    assert row.state == WorkerState.CRASHED
-    assert row.stopped_at is not None
     assert row.heartbeat_at == row.stopped_at
-    assert row.heartbeat_at > timezone.now() - AN_HOUR_AGO / 2
+
+
+def test_stopped_as_crashed(rows):
+    worker_rows.stopped(rows, WorkerState.CRASHED)
+    assert Worker.objects.get(pk=rows).state == WorkerState.CRASHED
