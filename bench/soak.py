@@ -34,6 +34,7 @@ import signal
 import subprocess
 import sys
 import tempfile
+import threading
 import time
 from pathlib import Path
 
@@ -63,7 +64,9 @@ class Soak:
         self.stderr = open(os.path.join(tmp, "workers.log"), "a")  # noqa: SIM115
         self.env = {**os.environ, "PYTHONPATH": str(ROOT)}
         self.workers: list[subprocess.Popen[bytes]] = []
-        self.frozen: dict[int, float] = {}  # pid: when to thaw
+        # pid: the timer that thaws it. A timer, not the launch loop: a worker frozen while it
+        # holds SQLite's write turn holds up the launches, and so would its own thaw.
+        self.frozen: dict[int, threading.Timer] = {}
         self.log: list[tuple[float, str, int | None]] = []  # (time, action, pid)
         self.random = random.Random(args.seed)
         self.repeated = 0  # work done again after its worker was killed or frozen mid-job
@@ -98,7 +101,8 @@ class Soak:
         worker = self.random.choice(alive)
         if action == "freeze":
             worker.send_signal(signal.SIGSTOP)
-            self.frozen[worker.pid] = time.monotonic() + FREEZE
+            self.frozen[worker.pid] = timer = threading.Timer(FREEZE, self.thaw, (worker.pid,))
+            timer.start()
         else:
             worker.send_signal(signal.SIGKILL if action == "kill" else signal.SIGTERM)
             self.workers.remove(worker)
@@ -112,11 +116,14 @@ class Soak:
         names = {"close_all_connections": "disconnect", "stop_app": "broker stopped", "start_app": "broker started"}
         self.log.append((time.time(), names[command[0]], None))
 
-    def thaw(self, everyone: bool = False) -> None:
-        for pid, when in list(self.frozen.items()):
-            if everyone or time.monotonic() >= when:
-                os.kill(pid, signal.SIGCONT)
-                del self.frozen[pid]
+    def thaw(self, pid: int) -> None:
+        if self.frozen.pop(pid, None) is not None:
+            os.kill(pid, signal.SIGCONT)
+
+    def thaw_all(self) -> None:
+        for pid, timer in list(self.frozen.items()):
+            timer.cancel()
+            self.thaw(pid)
 
     def run(self) -> None:
         from jobs_ui.models import Job, JobStatus
@@ -128,7 +135,6 @@ class Soak:
         broker_down_at, broker_up_at = (began + BROKER_DOWN_AT, None) if self.broker_actions else (None, None)
         while launched < self.args.jobs:
             launched += self.launch(self.args.jobs - launched)
-            self.thaw()
             if broker_down_at is not None and time.monotonic() >= broker_down_at:
                 self.rabbitmqctl("stop_app")
                 broker_down_at, broker_up_at = None, time.monotonic() + BROKER_DOWN_FOR
@@ -143,11 +149,10 @@ class Soak:
             self.rabbitmqctl("start_app")
         deadline = time.monotonic() + 300
         while Job.objects.filter(status__in=[JobStatus.READY, JobStatus.RUNNING]).exists():
-            self.thaw()
             if time.monotonic() > deadline:
                 break
             time.sleep(0.2)
-        self.thaw(everyone=True)
+        self.thaw_all()
         for worker in self.workers:
             worker.send_signal(signal.SIGTERM)
         for worker in self.workers:
@@ -232,7 +237,7 @@ def main() -> None:
         if soak.broker_actions:
             # Whatever happened, RabbitMQ runs again afterwards.
             subprocess.run(["rabbitmqctl", "-q", "start_app"], capture_output=True, check=False)
-        soak.thaw(everyone=True)
+        soak.thaw_all()
         for worker in soak.workers:
             if worker.poll() is None:
                 worker.kill()
