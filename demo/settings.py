@@ -21,6 +21,10 @@ DATABASES = {
         "NAME": ROOT / "db.sqlite3",
         # Thread jobs write progress while requests read it: WAL lets both go on at once.
         "OPTIONS": {"transaction_mode": "IMMEDIATE", "timeout": 20, "init_command": "PRAGMA journal_mode=WAL;"},
+        # Every open panel polls: a connection kept between requests spares each poll opening one.
+        # (runserver starts a thread per request, so this counts under gunicorn or uvicorn.)
+        "CONN_MAX_AGE": 60,
+        "CONN_HEALTH_CHECKS": True,
     }
 }
 

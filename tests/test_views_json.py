@@ -4,6 +4,8 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs_ui.jobs.cancel import cancel
@@ -98,6 +100,23 @@ class TestJobResult:
 
 
 class TestJobStatus:
+    def test_reads_neither_arguments_nor_result_nor_traceback(self, client, alice):
+        job = make_job(alice, status=JobStatus.RUNNING, args=["x" * 1000], workspace={"big": "y" * 1000})
+        Job.objects.filter(pk=job.pk).update(error_class="builtins.OSError", error_traceback="Traceback …")
+        client.force_login(alice)
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(status_url(job))
+        assert response.status_code == 200
+        assert response.json()["error"] == {"class": "builtins.OSError", "message": ""}
+        job_query = next(query["sql"] for query in queries if "jobs_ui_job" in query["sql"])
+        read = [
+            column
+            for column in ("args", "kwargs", "workspace", "result", "errors", "error_traceback")
+            if f'"{column}"' in job_query
+        ]
+        assert read == []
+        assert "ORDER BY" not in job_query
+
     def test_owner_sees_status_and_progress(self, client, alice):
         job = make_job(alice, status=JobStatus.READY)
         client.force_login(alice)

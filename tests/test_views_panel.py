@@ -10,6 +10,8 @@ from datetime import timedelta
 
 import pytest
 from django.core import signing
+from django.db import connection
+from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 import jobs_ui
@@ -223,18 +225,59 @@ class TestPanelContent:
         assert f'value="http://testserver/jobs/{job.pk}/"' in body
 
 
+# Columns a poll of an unfinished job must not read: they can be large, and the panel shows none of them.
+HEAVY_COLUMNS = ("args", "kwargs", "workspace", "result", "errors", "error_traceback")
+
+
+def reads_heavy_columns(sql: str) -> list[str]:
+    return [column for column in HEAVY_COLUMNS if f'"{column}"' in sql]
+
+
 class TestPollingCost:
-    def test_poll_costs_at_most_two_queries(self, client, alice, django_assert_max_num_queries):
+    def test_poll_costs_at_most_two_queries_and_the_final_one_three(self, client, alice, django_assert_num_queries):
         job = running(alice)
         client.force_login(alice)
         poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
-        with django_assert_max_num_queries(2):
+        with django_assert_num_queries(2):
             response = client.get(poll, headers=HX)
         assert response.status_code == 200
         Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCESSFUL, finished_at=timezone.now(), result=1)
-        with django_assert_max_num_queries(2):
+        # Once per job: the rest of the finished job's row (its result) is read too.
+        with django_assert_num_queries(3):
             response = client.get(poll, headers=HX)
         assert response.status_code == 286
+        assert 'data-testid="job-result"' in response.content.decode()
+
+    def test_unchanged_poll_reads_the_session_and_the_polled_columns(self, client, alice):
+        job = running(alice, args=["x" * 1000], workspace={"big": "y" * 1000})
+        Job.objects.filter(pk=job.pk).update(error_traceback="Traceback …", error_message="An earlier attempt failed.")
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        etag = client.get(poll, headers=HX)["ETag"]
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(poll, HTTP_IF_NONE_MATCH=etag, headers=HX)
+        assert response.status_code == 304
+        assert len(queries) == 2
+        job_query = next(query["sql"] for query in queries if "jobs_ui_job" in query["sql"])
+        assert reads_heavy_columns(job_query) == []
+        assert "ORDER BY" not in job_query
+
+    def test_changed_poll_renders_from_the_polled_columns(self, client, alice):
+        job = running(alice)
+        Job.objects.filter(pk=job.pk).update(error_traceback="Traceback …", error_message="An earlier attempt failed.")
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        etag = client.get(poll, headers=HX)["ETag"]
+        Job.objects.filter(pk=job.pk).update(
+            progress_done=4, progress_total=10, progress_message="Halfway", progress_at=timezone.now()
+        )
+        with CaptureQueriesContext(connection) as queries:
+            response = client.get(poll, HTTP_IF_NONE_MATCH=etag, headers=HX)
+        assert response.status_code == 200
+        assert "Halfway" in response.content.decode()
+        assert "An earlier attempt failed." in response.content.decode()
+        assert len(queries) == 2
+        assert reads_heavy_columns(" ".join(query["sql"] for query in queries)) == []
 
     def test_unchanged_job_is_304_without_rendering(self, client, alice):
         job = running(alice)

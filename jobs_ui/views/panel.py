@@ -28,9 +28,30 @@ from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.access import get_visible_job
 from jobs_ui.views.types import HtmxHttpRequest
-from jobs_ui.views.viewer import Viewer, confirmed, viewer_from_token
+from jobs_ui.views.viewer import Viewer, confirmed, owner_fields, viewer_from_token
 
 PANEL_TEMPLATE = "jobs_ui/job_detail.html#job-progress"
+# What a poll reads of an unfinished job: the ETag's fields, who may see it, and what the panel
+# shows while it waits or runs. The rest (arguments, workspace, result, error history and
+# traceback) is read once the job has finished.
+POLLED_FIELDS = (
+    "status",
+    "attempts",
+    "progress_at",
+    "cancel_requested_at",
+    "finished_at",
+    "owner",
+    "public",
+    "task_path",
+    "progress_done",
+    "progress_total",
+    "progress_message",
+    "extra",
+    "enqueued_at",
+    "started_at",
+    "error_class",
+    "error_message",
+)
 DEFAULT_RESULT_TEMPLATE = "jobs_ui/includes/result.html"
 # Longer pretty-printed results are cut in the panel; result.json has them whole.
 RESULT_DISPLAY_CHARS = 20_000
@@ -145,7 +166,7 @@ def panel_context(
         "is_owner": owner,
         "can_cancel": owner and not job.is_finished,
         "can_rerun": owner and job.is_finished and task is not None,
-        "show_traceback": viewer.is_staff and bool(job.error_traceback),
+        "show_traceback": viewer.is_staff and job.status == JobStatus.FAILED and bool(job.error_traceback),
         "error_message": shown_error_message(job, name_canceller=owner or viewer.is_staff),
         "extra_items": _extra_items(job.extra),
         "bar_value": bar_value(job),
@@ -246,11 +267,17 @@ def _result_retries(request: HttpRequest) -> int:
 
 
 def _job_for_viewer(request: HttpRequest, token: Viewer, job_id: uuid.UUID) -> tuple[Viewer, Job]:
-    """The job, with its owner's row, and who is looking now: as the token's user row says, or Django's full check."""
-    job = Job.objects.select_related("owner").filter(pk=job_id).first()
-    if job is None:
-        raise Http404("No such job.")
+    """The job, with its owner's row, and who is looking now: as the token's user row says, or Django's full check.
+
+    An unfinished job is read with ``POLLED_FIELDS`` only.
+    """
+    try:
+        job = Job.objects.select_related("owner").only(*POLLED_FIELDS, *owner_fields()).get(pk=job_id)
+    except Job.DoesNotExist:
+        raise Http404("No such job.") from None
     viewer = confirmed(request, token, job) or Viewer.from_request(request)
     if not viewer.can_see(job):
         raise Http404("No such job.")
+    if job.is_finished:
+        job.refresh_from_db(fields=job.get_deferred_fields())
     return viewer, job

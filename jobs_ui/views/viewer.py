@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import functools
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Any
 
 from django.conf import settings
-from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, load_backend
+from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model, load_backend
 from django.contrib.auth.backends import ModelBackend
 from django.core import signing
 from django.utils.crypto import constant_time_compare
@@ -64,6 +65,13 @@ def viewer_from_token(request: HttpRequest, token: str) -> Viewer | None:
     if (None if session_user is None else str(session_user)) != user_id:
         return None
     return Viewer(user_id, bool(is_staff))
+
+
+@functools.cache
+def owner_fields() -> tuple[str, ...]:
+    """What ``confirmed()`` reads of a job's owner, as ``Job`` lookups (``owner__…``) for ``only()``."""
+    names = {field.name for field in get_user_model()._meta.concrete_fields}
+    return tuple(f"owner__{name}" for name in ("password", "is_active", "is_staff") if name in names)
 
 
 def confirmed(request: HttpRequest, viewer: Viewer, job: Job) -> Viewer | None:

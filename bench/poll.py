@@ -1,0 +1,288 @@
+"""What an open progress panel costs the web server: requests/s of its poll against a one-SELECT view.
+
+    .venv/bin/python bench/poll.py [--db sqlite,postgresql] [--rounds 3] [--seconds 5] [--connections 8]
+
+The demo site is served by gunicorn (2 sync workers, ``CONN_MAX_AGE=60``) and loaded with wrk,
+signed in as the owner of a RUNNING job of ``demo.tasks.count_to`` (with progress) and of a
+SUCCESSFUL one. Each round loads, one after the other, every case below; the table shows the
+median of the rounds and each figure over the one-SELECT view in the same middleware stack:
+
+- one SELECT, no middleware: a view reading one job's status, on a server with ``MIDDLEWARE = []``;
+- one SELECT: the same view inside the demo's stack (8 middleware, sessions in the database);
+- poll, unchanged (304): the panel's poll with the token and ``If-None-Match`` of the running job;
+- poll, full render (200): the same without ``If-None-Match``;
+- poll, finished (286): the poll of the SUCCESSFUL job, which renders its result;
+- status.json: the JSON status of the running job;
+- the unchanged poll again, on a server that keeps sessions in signed cookies (no session query).
+
+Needs wrk (``apt-get install wrk``) and gunicorn (installed into .venv on first use), and
+PostgreSQL as the tests use it for ``--db postgresql``.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import re
+import shutil
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+import urllib.error
+import urllib.request
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+PYTHON = sys.executable
+PG_NAME = "jobs_ui_bench_web"
+CASES = [
+    ("bare", "one SELECT, no middleware"),
+    ("select", "one SELECT, the demo's stack"),
+    ("304", "poll, unchanged (304)"),
+    ("200", "poll, full render (200)"),
+    ("286", "poll, finished (286)"),
+    ("status", "status.json"),
+    ("cookie", "poll, unchanged (304), sessions in signed cookies"),
+]
+
+
+def options() -> argparse.Namespace:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both (comma-separated)")
+    parser.add_argument("--rounds", type=int, default=3)
+    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
+    return parser.parse_args()
+
+
+def prepare() -> None:
+    """In a process set up with bench.web_settings: migrate, make the user, the jobs and the session; print them."""
+    import django
+
+    django.setup()
+    from datetime import timedelta
+
+    from django.conf import settings
+    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
+    from django.contrib.sessions.backends.db import SessionStore
+    from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSessionStore
+    from django.core.management import call_command
+    from django.utils import timezone
+
+    from jobs_ui.models import Job, JobStatus
+    from jobs_ui.views.viewer import Viewer
+
+    call_command("migrate", verbosity=0)
+    user_model = get_user_model()
+    user_model.objects.filter(username="bench").delete()
+    user = user_model.objects.create_user("bench", password="bench-password")
+    now = timezone.now()
+    common = {"task_path": "demo.tasks.count_to", "kwargs": {"n": 20}, "owner": user, "executor": "thread"}
+    running = Job.objects.create(
+        **common,
+        status=JobStatus.RUNNING,
+        attempts=1,
+        started_at=now - timedelta(seconds=3),
+        progress_done=7,
+        progress_total=20,
+        progress_message="Counted to 7",
+        progress_at=now,
+    )
+    finished = Job.objects.create(
+        **common,
+        status=JobStatus.SUCCESSFUL,
+        attempts=1,
+        started_at=now - timedelta(seconds=4),
+        finished_at=now,
+        progress_done=20,
+        progress_total=20,
+        result=20,
+        result_store="database",
+        result_expires_at=now + timedelta(days=1),
+    )
+    session = SessionStore()
+    session[SESSION_KEY] = str(user.pk)
+    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
+    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
+    session.save()
+    cookie_session = CookieSessionStore()
+    cookie_session.update(dict(session.items()))
+    cookie_session.save()
+    token = Viewer(str(user.pk)).token()
+    print(
+        json.dumps(
+            {
+                "session": session.session_key,
+                "running": str(running.pk),
+                "finished": str(finished.pk),
+                "token": token,
+                "cookie_session": cookie_session.session_key,
+            }
+        )
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
+    port = free_port()
+    server = subprocess.Popen(
+        [
+            str(Path(PYTHON).parent / "gunicorn"),
+            "--workers",
+            str(workers),
+            "--bind",
+            f"127.0.0.1:{port}",
+            "--log-level",
+            "warning",
+            "django.core.wsgi:get_wsgi_application()",
+        ],
+        cwd=ROOT,
+        env=env,
+    )
+    base = f"http://127.0.0.1:{port}"
+    deadline = time.monotonic() + 30
+    while True:
+        try:
+            urllib.request.urlopen(base + "/accounts/login/", timeout=2).read()
+            return server, base
+        except OSError:
+            if server.poll() is not None or time.monotonic() > deadline:
+                server.kill()
+                raise RuntimeError("gunicorn did not start") from None
+            time.sleep(0.1)
+
+
+def fetch(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
+    request = urllib.request.Request(url, headers=headers)
+    try:
+        with urllib.request.urlopen(request, timeout=10) as response:
+            return response.status, dict(response.headers)
+    except urllib.error.HTTPError as e:
+        return e.code, dict(e.headers)
+
+
+def wrk(url: str, headers: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
+    command = ["wrk", "--latency", "-t2", f"-c{args.connections}", f"-d{args.seconds}s"]
+    for name, value in headers.items():
+        command += ["-H", f"{name}: {value}"]
+    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
+    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
+    if errors or "Socket errors" in out:
+        raise RuntimeError(f"{url} answered errors:\n{out}")
+    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
+    return {"rps": rate, "p50": _ms(out, "50%"), "p99": _ms(out, "99%")}
+
+
+def _ms(out: str, cut: str) -> float:
+    value, unit = re.search(rf"{cut}\s+([\d.]+)(us|ms|s)\b", out).groups()  # type: ignore[union-attr]
+    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
+
+
+def database_env(db: str, tmp: str) -> dict[str, str]:
+    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.web_settings", "BENCH_DB": db, "PYTHONPATH": str(ROOT)}
+    if db == "sqlite":
+        env["BENCH_SQLITE_PATH"] = os.path.join(tmp, "web.sqlite3")
+    else:
+        env["BENCH_PG_NAME"] = PG_NAME
+        subprocess.run(["dropdb", "-h", "127.0.0.1", "--if-exists", PG_NAME], check=True)
+        subprocess.run(["createdb", "-h", "127.0.0.1", PG_NAME], check=True)
+    return env
+
+
+def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[str, float]]]:
+    env = database_env(db, tmp)
+    made = subprocess.run([PYTHON, __file__, "--prepare"], env=env, capture_output=True, text=True, check=True)
+    state = json.loads(made.stdout)
+    server, base = serve(env, args.workers)
+    bare, bare_base = serve({**env, "BENCH_BARE": "1"}, args.workers)
+    signed, signed_base = serve({**env, "BENCH_SESSIONS": "signed_cookies"}, args.workers)
+    try:
+        cookie = {"Cookie": f"sessionid={state['session']}", "HX-Request": "true"}
+        poll = f"{base}/jobs/{state['running']}/progress/?v={state['token']}"
+        status, headers = fetch(poll, cookie)
+        if status != 200 or "ETag" not in headers:
+            raise RuntimeError(f"The poll answered {status} without an ETag")
+        targets = {
+            "bare": (f"{bare_base}/bench/one-select/{state['running']}/", {}),
+            "select": (f"{base}/bench/one-select/{state['running']}/", cookie),
+            "304": (poll, {**cookie, "If-None-Match": headers["ETag"]}),
+            "200": (poll, cookie),
+            "286": (f"{base}/jobs/{state['finished']}/progress/?v={state['token']}", cookie),
+            "status": (f"{base}/jobs/{state['running']}/status.json", cookie),
+            "cookie": (
+                poll.replace(base, signed_base),
+                {
+                    "Cookie": f"sessionid={state['cookie_session']}",
+                    "HX-Request": "true",
+                    "If-None-Match": headers["ETag"],
+                },
+            ),
+        }
+        expected = {"bare": 200, "select": 200, "304": 304, "200": 200, "286": 286, "status": 200, "cookie": 304}
+        for case, (url, case_headers) in targets.items():
+            answered = fetch(url, case_headers)[0]
+            if answered != expected[case]:
+                raise RuntimeError(f"{case}: {url} answered {answered}, not {expected[case]}")
+        figures: dict[str, list[dict[str, float]]] = {case: [] for case, _label in CASES}
+        for round_number in range(args.rounds):
+            for case, _label in CASES:
+                url, case_headers = targets[case]
+                figures[case].append(wrk(url, case_headers, args))
+            print(f"  {db}: round {round_number + 1} of {args.rounds} done", file=sys.stderr)
+        return figures
+    finally:
+        for process in (server, bare, signed):
+            process.terminate()
+            process.wait(timeout=30)
+
+
+def table(results: dict[str, dict[str, list[dict[str, float]]]]) -> str:
+    dbs = list(results)
+    header = "| | " + " | ".join(f"{db} req/s | × | p50 / p99 ms" for db in dbs) + " |"
+    lines = [header, "|---|" + "---:|---:|---:|" * len(dbs)]
+    for case, label in CASES:
+        cells = []
+        for db in dbs:
+            rows = results[db][case]
+            rps = statistics.median(row["rps"] for row in rows)
+            reference = statistics.median(row["rps"] for row in results[db]["select"])
+            p50 = statistics.median(row["p50"] for row in rows)
+            p99 = statistics.median(row["p99"] for row in rows)
+            cells.append(f"{rps:,.0f} | {rps / reference:.2f} | {p50:.2f} / {p99:.2f}")
+        lines.append(f"| {label} | " + " | ".join(cells) + " |")
+    return "\n".join(lines)
+
+
+def main() -> None:
+    args = options()
+    if args.prepare:
+        prepare()
+        return
+    if shutil.which("wrk") is None:
+        sys.exit("bench/poll.py needs wrk: apt-get install -y wrk")
+    if not (Path(PYTHON).parent / "gunicorn").exists():
+        subprocess.run([PYTHON, "-m", "pip", "install", "-q", "gunicorn"], check=True)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="jobs_ui_poll_") as tmp:
+        for db in args.db.split(","):
+            results[db] = measure(db, args, tmp)
+    print(
+        f"\n{args.rounds} rounds of {args.seconds} s, wrk -c{args.connections}, gunicorn {args.workers} sync workers; "
+        "medians; × = over one SELECT in the demo's stack\n"
+    )
+    print(table(results))
+
+
+if __name__ == "__main__":
+    main()
