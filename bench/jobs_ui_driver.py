@@ -13,7 +13,9 @@ import subprocess
 import sys
 import tempfile
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path[:0] = [str(ROOT), str(ROOT / "bench")]
@@ -31,6 +33,10 @@ import jobs_ui  # noqa: E402
 from bench import tasks  # noqa: E402
 from jobs_ui.conf import get_config  # noqa: E402
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState  # noqa: E402
+
+# How often the latency client reads a job's status from its second connection, as a client
+# polling status.json hard would (the same for Celery: its result is polled as often).
+WATCH_EVERY = 0.005
 
 
 def reset() -> None:
@@ -76,12 +82,49 @@ def wait_for_messages() -> None:
             raise RuntimeError("The messages were not confirmed within 120 s")
 
 
-def enqueue_rate(n: int) -> float:
+def enqueue_rate(n: int) -> tuple[float, list[float]]:
+    """Jobs per second of ``n`` enqueue() calls one after the other, no worker running, and each call's time."""
     reset()
+    calls = []
     started = time.perf_counter()
     for _ in range(n):
+        before = time.perf_counter()
         tasks.noop.enqueue("/dev/null")
-    return n / (time.perf_counter() - started)
+        calls.append(time.perf_counter() - before)
+    return n / (time.perf_counter() - started), calls
+
+
+class Watcher:
+    """Another connection to the jobs table, as a poll or status.json has: when does it see the job SUCCESSFUL?"""
+
+    def __init__(self) -> None:
+        settings = connection.settings_dict
+        if connection.vendor == "postgresql":
+            import psycopg
+
+            self.connection: Any = psycopg.connect(
+                host=settings["HOST"], dbname=settings["NAME"], user=settings["USER"], autocommit=True
+            )
+            self.query = "SELECT status FROM jobs_ui_job WHERE id = %s"
+            self.key: Any = lambda job_id: job_id
+        else:
+            import sqlite3
+
+            self.connection = sqlite3.connect(settings["NAME"], isolation_level=None)
+            self.query = "SELECT status FROM jobs_ui_job WHERE id = ?"
+            self.key = lambda job_id: uuid.UUID(str(job_id)).hex
+
+    def seen_successful(self, job_id: Any, every: float = WATCH_EVERY, timeout: float = 30) -> float:
+        """The time at which this connection first read SUCCESSFUL, reading the status every ``every`` seconds."""
+        deadline = time.monotonic() + timeout
+        key = self.key(job_id)
+        while True:
+            row = self.connection.execute(self.query, [key]).fetchone()
+            if row is not None and row[0] == JobStatus.SUCCESSFUL:
+                return time.time()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"Job {job_id} was not seen SUCCESSFUL within {timeout} s")
+            time.sleep(every)
 
 
 def latency(n: int, worker_args: list[str]) -> dict[str, dict[str, float]]:
@@ -92,25 +135,32 @@ def latency(n: int, worker_args: list[str]) -> dict[str, dict[str, float]]:
         if time.monotonic() > deadline:
             raise RuntimeError("The worker did not start")
         time.sleep(0.05)
-    running, finished = [], []
+    watcher = Watcher()
+    running, finished, visible, calls = [], [], [], []
     try:
         for i in range(n + 5):
             t0 = time.time()
+            before = time.perf_counter()
             result = tasks.stamp.enqueue()
-            # The figures are timestamps (the task's own, the row's finished_at), so this
-            # side waits without polling hard, leaving the CPUs to the worker.
-            time.sleep(0.05)
-            while (job := Job.objects.filter(pk=result.id, status=JobStatus.SUCCESSFUL).first()) is None:
-                time.sleep(0.01)
+            call = time.perf_counter() - before
+            seen = watcher.seen_successful(result.id)
+            job = Job.objects.get(pk=result.id)
             if i >= 5:  # warm-up
                 running.append(job.result - t0)
                 finished.append(job.finished_at.timestamp() - t0)
+                visible.append(seen - t0)
+                calls.append(call)
             # A random pause, so a job does not always arrive just after the worker's idle poll.
             time.sleep(random.uniform(0, get_config()["WORKER_IDLE_POLL"]))
     finally:
         worker.send_signal(signal.SIGTERM)
         worker.wait(60)
-    return {"running": percentiles(running), "finished": percentiles(finished)}
+    return {
+        "running": percentiles(running),
+        "finished": percentiles(finished),
+        "visible": percentiles(visible),
+        "enqueue_idle_worker": percentiles(calls),
+    }
 
 
 def main() -> None:
@@ -121,7 +171,8 @@ def main() -> None:
     call_command("migrate", verbosity=0)
     figures: dict[str, object] = {}
     if n_noop:  # 0 0 N: pickups only (bench/pickup.py)
-        figures["enqueue"] = enqueue_rate(min(n_noop, 1000))
+        figures["enqueue"], calls = enqueue_rate(min(n_noop, 1000))
+        figures["enqueue_call"] = percentiles(calls)
         figures["drain_noop"] = drain(tasks.noop, n_noop, worker_args)
     if n_sleep:
         figures["drain_sleep"] = drain(tasks.sleep50, n_sleep, worker_args)

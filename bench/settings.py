@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import json
 import os
+from typing import Any
 
 SECRET_KEY = "jobs-ui-bench-not-secret"
 USE_TZ = True
 INSTALLED_APPS = ["django.contrib.auth", "django.contrib.contenttypes", "django_htmx", "jobs_ui"]
 MIDDLEWARE = ["django_htmx.middleware.HtmxMiddleware"]
 
+DATABASES: dict[str, dict[str, Any]]
 if os.environ["BENCH_DB"] == "sqlite":
     DATABASES = {
         "default": {
