@@ -16,27 +16,10 @@ from jobs_ui.jobs.cancel import shown_error_message
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.access import get_visible_job
+from jobs_ui.views.panel import POLLED_FIELDS
 from jobs_ui.views.viewer import Viewer
 
 ALLOWED_METHODS = ("GET", "HEAD")
-# What job_payload() reads (the traceback only for staff): not the arguments, workspace or result.
-STATUS_FIELDS = (
-    "task_path",
-    "status",
-    "cancel_requested_at",
-    "progress_done",
-    "progress_total",
-    "progress_message",
-    "extra",
-    "attempts",
-    "enqueued_at",
-    "started_at",
-    "finished_at",
-    "error_class",
-    "error_message",
-    "owner",
-    "public",
-)
 
 
 def _iso(value: Any) -> str | None:
@@ -102,7 +85,9 @@ def _json_errors(view: Callable[[HttpRequest, uuid.UUID], JsonResponse]) -> Call
 @never_cache
 @_json_errors
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
-    job = get_visible_job(request, job_id, fields=STATUS_FIELDS)
+    # What a panel shows of a waiting or running job is what the payload shows (the traceback,
+    # for staff only, is read when asked for).
+    job = get_visible_job(request, job_id, fields=POLLED_FIELDS)
     return JsonResponse(job_payload(job, staff=request.user.is_staff, name_canceller=_names_canceller(request, job)))
 
 
