@@ -50,7 +50,7 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     django.setup()
     from django.core.management import call_command
     from django.db import connection
-    from jobs_ui_driver import reset
+    from jobs_ui_driver import bare_connection, column_value, reset
 
     from bench import tasks
     from jobs_ui.broker import publisher
@@ -65,27 +65,19 @@ def measure(args: argparse.Namespace) -> dict[str, Any]:
     job = new_job(tasks.noop, ["/dev/null"], {})
     values = [field.get_db_prep_save(field.pre_save(job, True), connection) for field in fields]
     id_index = [field.attname for field in fields].index("id")
-    settings = connection.settings_dict
-    if connection.vendor == "postgresql":
-        import psycopg
-
-        raw: Any = psycopg.connect(host=settings["HOST"], dbname=settings["NAME"], user=settings["USER"])
-        statement = sql
-        new_id: Any = uuid.uuid4
-    else:
-        import sqlite3
-
-        raw = sqlite3.connect(settings["NAME"], isolation_level=None)
-        raw.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
-        statement = sql.replace("%s", "?")
-        new_id = lambda: uuid.uuid4().hex  # noqa: E731
+    postgresql = connection.vendor == "postgresql"
+    raw, placeholder = bare_connection(autocommit=False)
+    statement = sql.replace("%s", placeholder)
 
     def insert() -> None:
-        values[id_index] = new_id()
-        if connection.vendor == "sqlite":
+        values[id_index] = column_value(uuid.uuid4())
+        if postgresql:
+            raw.execute(statement, values).fetchone()
+            raw.commit()
+        else:
             raw.execute("BEGIN IMMEDIATE")
-        raw.execute(statement, values).fetchone()
-        raw.commit() if connection.vendor == "postgresql" else raw.execute("COMMIT")
+            raw.execute(statement, values).fetchone()
+            raw.execute("COMMIT")
 
     def enqueue() -> None:
         tasks.noop.enqueue("/dev/null")

@@ -94,30 +94,43 @@ def enqueue_rate(n: int) -> tuple[float, list[float]]:
     return n / (time.perf_counter() - started), calls
 
 
+def bare_connection(*, autocommit: bool = True) -> tuple[Any, str]:
+    """A psycopg or sqlite3 connection of its own to the benchmark's database, and its placeholder.
+
+    SQLite's is in WAL mode with ``synchronous=NORMAL``, as bench/settings.py sets Django's;
+    a sqlite3 connection commits each statement unless told ``BEGIN``.
+    """
+    settings = connection.settings_dict
+    if connection.vendor == "postgresql":
+        import psycopg
+
+        raw = psycopg.connect(
+            host=settings["HOST"], dbname=settings["NAME"], user=settings["USER"], autocommit=autocommit
+        )
+        return raw, "%s"
+    import sqlite3
+
+    raw_sqlite = sqlite3.connect(settings["NAME"], isolation_level=None)
+    raw_sqlite.executescript("PRAGMA journal_mode=WAL; PRAGMA synchronous=NORMAL;")
+    return raw_sqlite, "?"
+
+
+def column_value(job_id: Any) -> Any:
+    """A job id as the jobs table stores it: a UUID on PostgreSQL, 32 hex digits on SQLite."""
+    return job_id if connection.vendor == "postgresql" else uuid.UUID(str(job_id)).hex
+
+
 class Watcher:
     """Another connection to the jobs table, as a poll or status.json has: when does it see the job SUCCESSFUL?"""
 
     def __init__(self) -> None:
-        settings = connection.settings_dict
-        if connection.vendor == "postgresql":
-            import psycopg
-
-            self.connection: Any = psycopg.connect(
-                host=settings["HOST"], dbname=settings["NAME"], user=settings["USER"], autocommit=True
-            )
-            self.query = "SELECT status FROM jobs_ui_job WHERE id = %s"
-            self.key: Any = lambda job_id: job_id
-        else:
-            import sqlite3
-
-            self.connection = sqlite3.connect(settings["NAME"], isolation_level=None)
-            self.query = "SELECT status FROM jobs_ui_job WHERE id = ?"
-            self.key = lambda job_id: uuid.UUID(str(job_id)).hex
+        self.connection, placeholder = bare_connection()
+        self.query = f"SELECT status FROM jobs_ui_job WHERE id = {placeholder}"
 
     def seen_successful(self, job_id: Any, every: float = WATCH_EVERY, timeout: float = 30) -> float:
         """The time at which this connection first read SUCCESSFUL, reading the status every ``every`` seconds."""
         deadline = time.monotonic() + timeout
-        key = self.key(job_id)
+        key = column_value(job_id)
         while True:
             row = self.connection.execute(self.query, [key]).fetchone()
             if row is not None and row[0] == JobStatus.SUCCESSFUL:

@@ -69,10 +69,9 @@ def prepare() -> None:
     from datetime import timedelta
 
     from django.conf import settings
-    from django.contrib.auth import BACKEND_SESSION_KEY, HASH_SESSION_KEY, SESSION_KEY, get_user_model
-    from django.contrib.sessions.backends.db import SessionStore
-    from django.contrib.sessions.backends.signed_cookies import SessionStore as CookieSessionStore
+    from django.contrib.auth import get_user_model
     from django.core.management import call_command
+    from django.test import Client, override_settings
     from django.utils import timezone
 
     from jobs_ui.models import Job, JobStatus
@@ -106,23 +105,20 @@ def prepare() -> None:
         result_store="database",
         result_expires_at=now + timedelta(days=1),
     )
-    session = SessionStore()
-    session[SESSION_KEY] = str(user.pk)
-    session[BACKEND_SESSION_KEY] = settings.AUTHENTICATION_BACKENDS[0]
-    session[HASH_SESSION_KEY] = user.get_session_auth_hash()
-    session.save()
-    cookie_session = CookieSessionStore()
-    cookie_session.update(dict(session.items()))
-    cookie_session.save()
+    sessions = {}
+    for name, engine in (("session", "db"), ("cookie_session", "signed_cookies")):
+        with override_settings(SESSION_ENGINE=f"django.contrib.sessions.backends.{engine}"):
+            client = Client()
+            client.force_login(user)
+            sessions[name] = client.cookies[settings.SESSION_COOKIE_NAME].value
     token = Viewer(str(user.pk)).token()
     print(
         json.dumps(
             {
-                "session": session.session_key,
+                **sessions,
                 "running": str(running.pk),
                 "finished": str(finished.pk),
                 "token": token,
-                "cookie_session": cookie_session.session_key,
             }
         )
     )

@@ -11,6 +11,9 @@ from jobs_ui.jobs.claim import claim_wanted
 from jobs_ui.models import Job, JobStatus
 
 HX = {"HX-Request": "true"}
+# Columns that a poll or status.json of an unfinished job must not read: they can be large,
+# and neither shows them.
+HEAVY_COLUMNS = ("args", "kwargs", "workspace", "result", "errors", "error_traceback")
 
 
 def make_job(owner: Any = None, *, save: bool = True, **fields: Any) -> Job:
@@ -43,3 +46,8 @@ def ready_jobs(n: int, **fields: Any) -> list[Job]:
 def claimed(n: int, worker_id: str = "w") -> list[Job]:
     """``n`` jobs for workers, claimed by ``worker_id``: RUNNING in their first attempt."""
     return claim_wanted(worker_id, [(job.pk, 0, job.task_path) for job in ready_jobs(n)])
+
+
+def reads_heavy_columns(sql: str) -> list[str]:
+    """Which of ``HEAVY_COLUMNS`` the SQL ``sql`` reads."""
+    return [column for column in HEAVY_COLUMNS if f'"{column}"' in sql]

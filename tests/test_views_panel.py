@@ -18,7 +18,7 @@ import jobs_ui
 from jobs_ui.jobs.cancel import cancel
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.views.viewer import Viewer
-from tests.helpers import HX, make_job, succeeded
+from tests.helpers import HX, make_job, reads_heavy_columns, succeeded
 
 pytestmark = pytest.mark.django_db
 
@@ -223,14 +223,6 @@ class TestPanelContent:
         client.force_login(alice)
         body = client.get(progress_url(job), headers=HX).content.decode()
         assert f'value="http://testserver/jobs/{job.pk}/"' in body
-
-
-# Columns a poll of an unfinished job must not read: they can be large, and the panel shows none of them.
-HEAVY_COLUMNS = ("args", "kwargs", "workspace", "result", "errors", "error_traceback")
-
-
-def reads_heavy_columns(sql: str) -> list[str]:
-    return [column for column in HEAVY_COLUMNS if f'"{column}"' in sql]
 
 
 class TestPollingCost:
