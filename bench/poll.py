@@ -209,6 +209,11 @@ def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[
         status, headers = fetch(poll, cookie)
         if status != 200 or "ETag" not in headers:
             raise RuntimeError(f"The poll answered {status} without an ETag")
+        # A browser sends back the CSRF cookie that the page (and every full render) set.
+        csrf = re.search(r"csrftoken=([^;]+)", headers.get("Set-Cookie", ""))
+        if csrf is None:
+            raise RuntimeError("The poll set no CSRF cookie")
+        cookie["Cookie"] += f"; csrftoken={csrf.group(1)}"
         targets = {
             "bare": (f"{bare_base}/bench/one-select/{state['running']}/", {}),
             "select": (f"{base}/bench/one-select/{state['running']}/", cookie),

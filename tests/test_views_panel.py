@@ -9,6 +9,7 @@ import uuid
 from datetime import timedelta
 
 import pytest
+from django.contrib.sessions.models import Session
 from django.core import signing
 from django.db import connection
 from django.test.utils import CaptureQueriesContext
@@ -226,21 +227,21 @@ class TestPanelContent:
 
 
 class TestPollingCost:
-    def test_poll_costs_at_most_two_queries_and_the_final_one_three(self, client, alice, django_assert_num_queries):
+    def test_poll_costs_one_query_and_the_final_one_two(self, client, alice, django_assert_num_queries):
         job = running(alice)
         client.force_login(alice)
         poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(1):
             response = client.get(poll, headers=HX)
         assert response.status_code == 200
         Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCESSFUL, finished_at=timezone.now(), result=1)
         # Once per job: the rest of the finished job's row (its result) is read too.
-        with django_assert_num_queries(3):
+        with django_assert_num_queries(2):
             response = client.get(poll, headers=HX)
         assert response.status_code == 286
         assert 'data-testid="job-result"' in response.content.decode()
 
-    def test_unchanged_poll_reads_the_session_and_the_polled_columns(self, client, alice):
+    def test_unchanged_poll_reads_the_polled_columns_and_the_session_in_one_statement(self, client, alice):
         job = running(alice, args=["x" * 1000], workspace={"big": "y" * 1000})
         Job.objects.filter(pk=job.pk).update(error_traceback="Traceback …", error_message="An earlier attempt failed.")
         client.force_login(alice)
@@ -249,8 +250,9 @@ class TestPollingCost:
         with CaptureQueriesContext(connection) as queries:
             response = client.get(poll, HTTP_IF_NONE_MATCH=etag, headers=HX)
         assert response.status_code == 304
-        assert len(queries) == 2
-        job_query = next(query["sql"] for query in queries if "jobs_ui_job" in query["sql"])
+        [job_query] = [query["sql"] for query in queries]
+        assert "jobs_ui_job" in job_query
+        assert "django_session" in job_query
         assert reads_heavy_columns(job_query) == []
         assert "ORDER BY" not in job_query
 
@@ -268,7 +270,7 @@ class TestPollingCost:
         assert response.status_code == 200
         assert "Halfway" in response.content.decode()
         assert "An earlier attempt failed." in response.content.decode()
-        assert len(queries) == 2
+        assert len(queries) == 1
         assert reads_heavy_columns(" ".join(query["sql"] for query in queries)) == []
 
     def test_unchanged_job_is_304_without_rendering(self, client, alice):
@@ -323,17 +325,46 @@ class TestPollingCost:
         assert response.status_code == 200
         assert "v=" in poll_url_in(response.content)
 
-    def test_poll_of_the_owner_costs_the_session_and_the_job(self, client, alice, bob, django_assert_num_queries):
+    def test_poll_of_the_owner_or_a_token_holder_costs_one_query(self, client, alice, bob, django_assert_num_queries):
         job = running(alice)
         client.force_login(alice)
         poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(1):
             assert client.get(poll, headers=HX).status_code == 200
         public = running(alice, public=True)
         client.force_login(bob)
         poll = poll_url_in(client.get(f"/jobs/{public.pk}/").content)
-        with django_assert_num_queries(2):
+        with django_assert_num_queries(1):
             assert client.get(poll, headers=HX).status_code == 200
+
+    @pytest.mark.parametrize("end", ["deleted", "expired"])
+    def test_a_session_ended_elsewhere_ends_the_poll_at_once(self, client, alice, end):
+        # The browser still sends the cookie of a session that a sign-out on another
+        # device (or its expiry) ended: the session's row decides, as Django's own check does.
+        job = running(alice)
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        etag = client.get(poll, headers=HX)["ETag"]
+        sessions = Session.objects.filter(session_key=client.session.session_key)
+        if end == "deleted":
+            sessions.delete()
+        else:
+            sessions.update(expire_date=timezone.now() - timedelta(seconds=1))
+        assert client.get(poll, HTTP_IF_NONE_MATCH=etag, headers=HX).status_code == 404
+        assert client.get(f"/jobs/{job.pk}/status.json").status_code == 404
+
+    @pytest.mark.parametrize("engine", ["cached_db", "cache", "signed_cookies"])
+    def test_other_session_backends_are_read_as_django_reads_them(self, client, alice, settings, engine):
+        settings.SESSION_ENGINE = f"django.contrib.sessions.backends.{engine}"
+        job = running(alice)
+        client.force_login(alice)
+        poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
+        etag = client.get(poll, headers=HX)["ETag"]
+        with CaptureQueriesContext(connection) as queries:
+            assert client.get(poll, HTTP_IF_NONE_MATCH=etag, headers=HX).status_code == 304
+        assert not any("django_session" in query["sql"] for query in queries if "jobs_ui_job" in query["sql"])
+        client.logout()
+        assert client.get(poll, HTTP_IF_NONE_MATCH=etag, headers=HX).status_code == 404
 
     def test_old_page_stops_after_a_password_change(self, client, alice):
         job = running(alice)

@@ -16,8 +16,8 @@ from jobs_ui.jobs.cancel import shown_error_message
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.access import get_visible_job
-from jobs_ui.views.panel import POLLED_FIELDS
 from jobs_ui.views.viewer import Viewer
+from jobs_ui.views.watching import watched_job
 
 ALLOWED_METHODS = ("GET", "HEAD")
 
@@ -87,8 +87,8 @@ def _json_errors(view: Callable[[HttpRequest, uuid.UUID], JsonResponse]) -> Call
 def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     # What a panel shows of a waiting or running job is what the payload shows (the traceback,
     # for staff only, is read when asked for).
-    job = get_visible_job(request, job_id, fields=POLLED_FIELDS)
-    return JsonResponse(job_payload(job, staff=request.user.is_staff, name_canceller=_names_canceller(request, job)))
+    viewer, job = watched_job(request, job_id)
+    return JsonResponse(job_payload(job, staff=viewer.is_staff, name_canceller=viewer.is_staff or viewer.owns(job)))
 
 
 @never_cache

@@ -8,7 +8,8 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
-from django.http import Http404, HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.db import router
+from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -21,37 +22,17 @@ from django_htmx.http import HttpResponseStopPolling, trigger_client_event
 
 from jobs_ui.backend import JobTask
 from jobs_ui.conf import get_config
+from jobs_ui.db.watched_read import read_deferred
 from jobs_ui.exceptions import JobsUiException, ResultExpired, UnknownTask
 from jobs_ui.jobs.cancel import shown_error_message
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
-from jobs_ui.views.access import get_visible_job
 from jobs_ui.views.types import HtmxHttpRequest
-from jobs_ui.views.viewer import Viewer, confirmed, owner_fields, viewer_from_token
+from jobs_ui.views.viewer import Viewer
+from jobs_ui.views.watching import watched_job
 
 PANEL_TEMPLATE = "jobs_ui/job_detail.html#job-progress"
-# What a poll reads of an unfinished job: the ETag's fields, who may see it, and what the panel
-# shows while it waits or runs. The rest (arguments, workspace, result, error history and
-# traceback) is read once the job has finished.
-POLLED_FIELDS = (
-    "status",
-    "attempts",
-    "progress_at",
-    "cancel_requested_at",
-    "finished_at",
-    "owner",
-    "public",
-    "task_path",
-    "progress_done",
-    "progress_total",
-    "progress_message",
-    "extra",
-    "enqueued_at",
-    "started_at",
-    "error_class",
-    "error_message",
-)
 DEFAULT_RESULT_TEMPLATE = "jobs_ui/includes/result.html"
 # Longer pretty-printed results are cut in the panel; result.json has them whole.
 RESULT_DISPLAY_CHARS = 20_000
@@ -235,13 +216,9 @@ def panel_response(request: HttpRequest, job: Job) -> HttpResponse:
 @require_GET
 def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """What the panel polls: 304 while nothing changed, 286 with the final fragment once finished."""
-    token = viewer_from_token(request, request.GET["v"]) if "v" in request.GET else None
-    if token is None:
-        viewer = Viewer.from_request(request)
-        job = get_visible_job(request, job_id)
-    else:
-        viewer, job = _job_for_viewer(request, token, job_id)
+    viewer, job = watched_job(request, job_id, request.GET.get("v"))
     if job.is_finished:
+        read_deferred(router.db_for_read(Job), job)
         context = panel_context(request, job, viewer, result_retries=_result_retries(request))
         html = render_to_string(PANEL_TEMPLATE, context, request=request)
         if "poll_url" in context:
@@ -264,20 +241,3 @@ def _result_retries(request: HttpRequest) -> int:
     except ValueError:
         return 0
     return min(max(0, retries), RESULT_RETRIES_COUNTED)
-
-
-def _job_for_viewer(request: HttpRequest, token: Viewer, job_id: uuid.UUID) -> tuple[Viewer, Job]:
-    """The job, with its owner's row, and who is looking now: as the token's user row says, or Django's full check.
-
-    An unfinished job is read with ``POLLED_FIELDS`` only.
-    """
-    try:
-        job = Job.objects.select_related("owner").only(*POLLED_FIELDS, *owner_fields()).get(pk=job_id)
-    except Job.DoesNotExist:
-        raise Http404("No such job.") from None
-    viewer = confirmed(request, token, job) or Viewer.from_request(request)
-    if not viewer.can_see(job):
-        raise Http404("No such job.")
-    if job.is_finished:
-        job.refresh_from_db(fields=job.get_deferred_fields())
-    return viewer, job

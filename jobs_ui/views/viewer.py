@@ -69,9 +69,18 @@ def viewer_from_token(request: HttpRequest, token: str) -> Viewer | None:
 
 @functools.cache
 def owner_fields() -> tuple[str, ...]:
-    """What ``confirmed()`` reads of a job's owner, as ``Job`` lookups (``owner__…``) for ``only()``."""
+    """What ``confirmed()`` reads of a job's owner: the user model's fields among these."""
     names = {field.name for field in get_user_model()._meta.concrete_fields}
-    return tuple(f"owner__{name}" for name in ("password", "is_active", "is_staff") if name in names)
+    return tuple(name for name in ("password", "is_active", "is_staff") if name in names)
+
+
+def session_owner(request: HttpRequest, job: Job) -> Viewer | None:
+    """The job's owner when the request's session is theirs and ``confirmed()`` by their row; None otherwise."""
+    session: Any = getattr(request, "session", None)
+    user_id = session.get(SESSION_KEY) if session is not None else None
+    if user_id is None or job.owner_id is None or str(user_id) != str(job.owner_id):
+        return None
+    return confirmed(request, Viewer(str(user_id)), job)
 
 
 def confirmed(request: HttpRequest, viewer: Viewer, job: Job) -> Viewer | None:
