@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from typing import Any
 
@@ -49,5 +50,11 @@ def claimed(n: int, worker_id: str = "w") -> list[Job]:
 
 
 def reads_heavy_columns(sql: str) -> list[str]:
-    """Which of ``HEAVY_COLUMNS`` the SQL ``sql`` reads."""
-    return [column for column in HEAVY_COLUMNS if f'"{column}"' in sql]
+    """Which of ``HEAVY_COLUMNS`` the SQL ``sql`` reads of an unfinished job.
+
+    A column read only ``CASE WHEN`` the job has finished is not read of an unfinished one.
+    """
+    unconditional = re.sub(
+        r"CASE WHEN [^ ]*\"status\" IN \('SUCCESSFUL', 'FAILED', 'CANCELLED'\) THEN [^ ]+ END", "", sql
+    )
+    return [column for column in HEAVY_COLUMNS if f'"{column}"' in unconditional]

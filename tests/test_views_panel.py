@@ -227,7 +227,7 @@ class TestPanelContent:
 
 
 class TestPollingCost:
-    def test_poll_costs_one_query_and_the_final_one_two(self, client, alice, django_assert_num_queries):
+    def test_poll_costs_one_query_and_so_does_the_final_one(self, client, alice, django_assert_num_queries):
         job = running(alice)
         client.force_login(alice)
         poll = poll_url_in(client.get(f"/jobs/{job.pk}/").content)
@@ -235,8 +235,8 @@ class TestPollingCost:
             response = client.get(poll, headers=HX)
         assert response.status_code == 200
         Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCESSFUL, finished_at=timezone.now(), result=1)
-        # Once per job: the rest of the finished job's row (its result) is read too.
-        with django_assert_num_queries(2):
+        # The same statement brings the result once the job has finished.
+        with django_assert_num_queries(1):
             response = client.get(poll, headers=HX)
         assert response.status_code == 286
         assert 'data-testid="job-result"' in response.content.decode()
@@ -318,9 +318,14 @@ class TestPollingCost:
         client.logout()
         assert client.get(poll, headers=HX).status_code == 404
 
-    def test_tampered_token_falls_back_to_full_check(self, client, alice):
-        job = running(alice)
+    def test_tampered_token_falls_back_to_full_check(self, client, alice, bob):
+        job = running(alice, public=True)
         client.force_login(alice)
+        response = client.get(progress_url(job), {"v": "tampered:token"}, headers=HX)
+        assert response.status_code == 200
+        # The owner is recognised from the session: their panel carries no token.
+        assert "v=" not in poll_url_in(response.content)
+        client.force_login(bob)
         response = client.get(progress_url(job), {"v": "tampered:token"}, headers=HX)
         assert response.status_code == 200
         assert "v=" in poll_url_in(response.content)

@@ -11,16 +11,30 @@ from django.db import connections
 from django.db.models import Field, Model
 from django.utils import timezone
 
-from jobs_ui.models import Job
+from jobs_ui.models import FINISHED, Job
 
 # The fields of Django's AbstractBaseSession that its database backend reads.
 SESSION_COLUMNS = ("session_key", "session_data", "expire_date")
 
 
 @dataclass(frozen=True, slots=True)
+class WatchedColumns:
+    """What is read of a watched job: ``fields`` always, ``finished_fields`` once it has finished, and
+    ``owner_fields`` of its owner's row."""
+
+    fields: tuple[str, ...]
+    finished_fields: tuple[str, ...] = ()
+    owner_fields: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True, slots=True)
 class _Statement:
     sql: str
     job_attnames: tuple[str, ...]
+    status_index: int
+    # Of an unfinished job, the finished-only columns are left deferred: these are the others.
+    unfinished_attnames: tuple[str, ...]
+    unfinished_indexes: tuple[int, ...]
     owner_attnames: tuple[str, ...]
     readers: tuple[tuple[Any, list[Any]], ...]  # per selected column: (column expression, converters)
 
@@ -30,19 +44,15 @@ class _Statement:
 # and Django's database sessions add a query of their own: here the statement is written
 # once per database and set of columns, and the session row comes in the same round trip.
 def read_watched(
-    alias: str,
-    job_id: Any,
-    fields: Sequence[str],
-    owner_fields: Sequence[str],
-    session: tuple[type[Model], str] | None = None,
+    alias: str, job_id: Any, columns: WatchedColumns, session: tuple[type[Model], str] | None = None
 ) -> tuple[Job | None, str | None]:
-    """The job (``fields`` of it, its owner with ``owner_fields`` if any) and the live session's data, if any.
+    """The job with ``columns`` (the rest deferred) and the session's data while the session lives.
 
     ``session`` is the session model and key: its ``session_data`` is read as Django's database
     session backend reads it (only while ``expire_date`` is in the future).
     """
     connection = connections[alias]
-    statement = _statement(alias, tuple(fields), tuple(owner_fields), session[0] if session else None)
+    statement = _statement(alias, columns, session[0] if session else None)
     params: list[Any] = []
     if session is not None:
         params += [session[1], connection.ops.adapt_datetimefield_value(timezone.now())]
@@ -57,7 +67,11 @@ def read_watched(
         for convert in converters:
             values[index] = convert(values[index], column, connection)
     split = len(statement.job_attnames)
-    job = Job.from_db(alias, list(statement.job_attnames), values[:split])
+    if values[statement.status_index] in FINISHED:
+        job = Job.from_db(alias, list(statement.job_attnames), values[:split])
+    else:
+        unfinished_values = [values[index] for index in statement.unfinished_indexes]
+        job = Job.from_db(alias, list(statement.unfinished_attnames), unfinished_values)
     if statement.owner_attnames:
         owner_values = values[split : split + len(statement.owner_attnames)]
         owner_field = Job.owner.field
@@ -68,22 +82,8 @@ def read_watched(
     return job, values[-1] if session is not None else None
 
 
-def read_deferred(alias: str, job: Job) -> None:
-    """Read the fields ``job`` was read without, as ``refresh_from_db(fields=...)`` would; in one statement."""
-    deferred = job.get_deferred_fields()
-    if not deferred:
-        return
-    rest, _session_data = read_watched(alias, job.pk, tuple(sorted(deferred)), ())
-    if rest is None:
-        raise Job.DoesNotExist("The job was deleted.")
-    for attname in deferred:
-        setattr(job, attname, getattr(rest, attname))
-
-
 @cache
-def _statement(
-    alias: str, fields: tuple[str, ...], owner_fields: tuple[str, ...], session_model: type[Model] | None
-) -> _Statement:
+def _statement(alias: str, columns: WatchedColumns, session_model: type[Model] | None) -> _Statement:
     connection = connections[alias]
 
     def quote(name: str | None) -> str:
@@ -91,9 +91,17 @@ def _statement(
 
     owner_field = Job.owner.field
     owner_model: type[Model] = owner_field.related_model
-    job_columns = _selected(Job, fields)
-    owner_columns = _selected(owner_model, owner_fields) if owner_fields else []
-    select = [f"j.{quote(field.column)}" for field in job_columns]
+    job_columns = _selected(Job, ("status", *columns.fields, *columns.finished_fields))
+    finished = {field.attname for field in _selected(Job, columns.finished_fields) if not field.primary_key}
+    owner_columns = _selected(owner_model, columns.owner_fields) if columns.owner_fields else []
+    finished_statuses = ", ".join(f"'{status}'" for status in FINISHED)
+    select = [
+        # The heavy columns (a result, a traceback) only come back once there is something to show.
+        f"CASE WHEN j.{quote('status')} IN ({finished_statuses}) THEN j.{quote(field.column)} END"
+        if field.attname in finished
+        else f"j.{quote(field.column)}"
+        for field in job_columns
+    ]
     select += [f"o.{quote(field.column)}" for field in owner_columns]
     if session_model is not None:
         session_column = {field.name: quote(field.column) for field in _selected(session_model, SESSION_COLUMNS)}
@@ -113,9 +121,14 @@ def _statement(
         for field in selected:
             column = field.get_col(table)
             readers.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+    attnames = tuple(field.attname for field in job_columns)
+    unfinished = [(index, attname) for index, attname in enumerate(attnames) if attname not in finished]
     return _Statement(
         sql,
-        tuple(field.attname for field in job_columns),
+        attnames,
+        attnames.index("status"),
+        tuple(attname for _index, attname in unfinished),
+        tuple(index for index, _attname in unfinished),
         tuple(field.attname for field in owner_columns),
         tuple(readers),
     )

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import uuid
 from typing import Any
 
@@ -10,7 +11,7 @@ from django.db import router
 from django.db.models import Model
 from django.http import Http404, HttpRequest
 
-from jobs_ui.db.watched_read import read_watched
+from jobs_ui.db.watched_read import WatchedColumns, read_watched
 from jobs_ui.models import Job
 from jobs_ui.views.viewer import Viewer, confirmed, owner_fields, session_owner, viewer_from_token
 
@@ -35,10 +36,13 @@ POLLED_FIELDS = (
     "error_class",
     "error_message",
 )
+# And once it has finished: what its final panel shows.
+FINISHED_FIELDS = ("result", "result_expires_at", "error_traceback")
 
 
 def watched_job(request: HttpRequest, job_id: uuid.UUID, token: str | None = None) -> tuple[Viewer, Job]:
-    """The job (``POLLED_FIELDS``, its owner's row) and its viewer, in one statement; Http404 if not theirs to see.
+    """The job (``POLLED_FIELDS``, and ``FINISHED_FIELDS`` once finished) and its viewer, in one statement;
+    Http404 if not theirs to see.
 
     Who is looking is, in this order: the owner, if the session is theirs and their row
     still lets it in (``session_owner()``); the user a panel's ``token`` was issued to,
@@ -46,7 +50,7 @@ def watched_job(request: HttpRequest, job_id: uuid.UUID, token: str | None = Non
     """
     alias = router.db_for_read(Job)
     session = _unread_database_session(request, alias)
-    job, session_data = read_watched(alias, job_id, POLLED_FIELDS, owner_fields(), session)
+    job, session_data = read_watched(alias, job_id, _watched_columns(), session)
     if job is None:
         raise Http404("No such job.")
     if session_data is not None:
@@ -62,6 +66,11 @@ def watched_job(request: HttpRequest, job_id: uuid.UUID, token: str | None = Non
     if not viewer.can_see(job):
         raise Http404("No such job.")
     return viewer, job
+
+
+@functools.cache
+def _watched_columns() -> WatchedColumns:
+    return WatchedColumns(POLLED_FIELDS, FINISHED_FIELDS, owner_fields())
 
 
 def _unread_database_session(request: HttpRequest, alias: str) -> tuple[type[Model], str] | None:
