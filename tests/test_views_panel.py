@@ -113,6 +113,25 @@ class TestPanelAccess:
 
 
 class TestPanelContent:
+    def test_numbers_the_browser_reads_are_not_localized(self, client, alice, settings):
+        # With thousands grouped ("2,000"), htmx would not parse the trigger and the
+        # clocks would show NaN.
+        settings.USE_THOUSAND_SEPARATOR = True
+        settings.JOBS_UI = {**settings.JOBS_UI, "POLL_INTERVAL": 2}
+        job = running(alice)
+        client.force_login(alice)
+        body = client.get(progress_url(job), headers=HX).content.decode()
+        assert 'hx-trigger="every 2000ms, jobs-ui:poll"' in body
+        assert 'data-jobs-ui-interval="2000"' in body
+        now_ms = re.search(r'data-jobs-ui-now="([^"]*)"', body)
+        started_ms = re.search(r'data-jobs-ui-from="([^"]*)"', body)
+        assert now_ms is not None
+        assert now_ms.group(1).isdigit()
+        assert started_ms is not None
+        assert started_ms.group(1) == str(int(job.started_at.timestamp() * 1000))
+        listed = client.get("/jobs/").content.decode()
+        assert "every 2,000ms" not in listed
+
     def test_finished_answers_286_without_trigger(self, client, alice):
         job = succeeded(alice, {"rows": 3})
         client.force_login(alice)

@@ -9,10 +9,12 @@ from django import template
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
+from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
 from django.templatetags.static import static
 from django.utils.html import format_html
 from django.utils.safestring import SafeString
+from django.utils.translation import gettext
 
 from jobs_ui.backend import JobTask
 from jobs_ui.jobs.create import validate_arguments
@@ -93,6 +95,23 @@ def job_panel(context: template.Context, job: Job) -> SafeString:
     """The live progress panel of ``job`` (which the request's user may see), for your own pages."""
     request = _request(context)
     return render_to_string(PANEL_TEMPLATE, panel_context(request, job, Viewer.from_request(request)), request=request)
+
+
+@register.simple_tag
+def jobs_ui_progress_bar(value: float | None) -> SafeString:
+    """A job's ``<progress>`` at ``value`` percent; indeterminate when None."""
+    # A tag rather than an include: a panel draws one on every poll that finds a change.
+    label = gettext("Progress")
+    if value is None:
+        return format_html(
+            '<progress class="jobs-ui-progress" aria-label="{}">{}</progress>', label, gettext("In progress")
+        )
+    return format_html(
+        '<progress class="jobs-ui-progress" aria-label="{}" max="100" value="{}">{}%</progress>',
+        label,
+        f"{value:.1f}",
+        floatformat(value, 0),
+    )
 
 
 @register.filter

@@ -26,6 +26,7 @@ from jobs_ui.jobs.cancel import shown_error_message
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
+from jobs_ui.views.links import job_url
 from jobs_ui.views.types import HtmxHttpRequest
 from jobs_ui.views.viewer import Viewer
 from jobs_ui.views.watching import watched_job
@@ -139,13 +140,16 @@ def panel_context(
     end = job.finished_at or now
     eta = _eta(job)
     poll_interval = float(get_config()["POLL_INTERVAL"])
+    can_cancel = owner and not job.is_finished
+    can_rerun = owner and job.is_finished and task is not None
+    page_url = job_url("job_detail", job.pk)
     context: dict[str, Any] = {
         "job": job,
         "task_label": task_label(job, task),
         "status_label": JobStatus(job.status).label,
         "is_owner": owner,
-        "can_cancel": owner and not job.is_finished,
-        "can_rerun": owner and job.is_finished and task is not None,
+        "can_cancel": can_cancel,
+        "can_rerun": can_rerun,
         "show_traceback": viewer.is_staff and job.status == JobStatus.FAILED and bool(job.error_traceback),
         "error_message": shown_error_message(job, name_canceller=owner or viewer.is_staff),
         "extra_items": _extra_items(job.extra),
@@ -160,7 +164,10 @@ def panel_context(
         "eta_seconds": eta[0] if eta else None,
         "eta_ms": _ms(eta[1]) if eta else None,
         "notice": notice,
-        "share_url": request.build_absolute_uri(job.get_absolute_url()) if job.public and owner else "",
+        "job_url": page_url,
+        "cancel_url": job_url("job_cancel", job.pk) if can_cancel else "",
+        "rerun_url": job_url("job_rerun", job.pk) if can_rerun else "",
+        "share_url": request.build_absolute_uri(page_url) if job.public and owner else "",
         "poll_ms": max(100, round(poll_interval * 1000)),
         **_result_context(job, task, viewer),
     }
@@ -178,7 +185,7 @@ def _poll_url(job: Job, viewer: Viewer, **params: str) -> str:
     # spares another signed-in watcher's poll the read of their own user row.
     if viewer.user_id is not None and not viewer.owns(job):
         params = {"v": viewer.token(), **params}
-    url = reverse("jobs_ui:job_progress", args=[job.pk])
+    url = job_url("job_progress", job.pk)
     return f"{url}?{urlencode(params)}" if params else url
 
 

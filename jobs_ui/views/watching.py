@@ -73,6 +73,12 @@ def _watched_columns() -> WatchedColumns:
     return WatchedColumns(POLLED_FIELDS, FINISHED_FIELDS, owner_fields())
 
 
+def reset() -> None:
+    """Forget what is read of a job's owner (the user model changed)."""
+    owner_fields.cache_clear()
+    _watched_columns.cache_clear()
+
+
 def _unread_database_session(request: HttpRequest, alias: str) -> tuple[type[Model], str] | None:
     # Django's database sessions, not read yet, on the jobs' database: the model and key.
     session: Any = getattr(request, "session", None)
