@@ -11,6 +11,7 @@ from django.db import connections
 from django.db.models import Field, Model
 from django.utils import timezone
 
+from jobs_ui.db.sql import read_cursor
 from jobs_ui.models import FINISHED, Job
 
 # The fields of Django's AbstractBaseSession that its database backend reads.
@@ -57,7 +58,7 @@ def read_watched(
     if session is not None:
         params += [session[1], connection.ops.adapt_datetimefield_value(timezone.now())]
     params.append(Job._meta.pk.get_db_prep_value(job_id, connection))
-    with connection.cursor() as cursor:
+    with read_cursor(alias) as cursor:
         cursor.execute(statement.sql, params)
         row = cursor.fetchone()
     if row is None:

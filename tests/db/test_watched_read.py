@@ -8,7 +8,7 @@ from datetime import timedelta
 import pytest
 from django.contrib.sessions.backends.db import SessionStore
 from django.contrib.sessions.models import Session
-from django.db import DEFAULT_DB_ALIAS
+from django.db import DEFAULT_DB_ALIAS, connection
 from django.utils import timezone
 
 from jobs_ui.db.watched_read import WatchedColumns, read_watched
@@ -87,3 +87,27 @@ def test_the_statement_names_finished_only_columns_in_a_case(alice, django_asser
     assert '"result"' in sql
     assert '"args"' not in sql
     assert "ORDER BY" not in sql
+
+
+@pytest.mark.skipif(connection.vendor != "postgresql", reason="psycopg prepares statements on PostgreSQL only")
+def test_postgresql_keeps_its_plan_where_statements_may_be_prepared(alice):
+    connection.ensure_connection()
+    psycopg_connection = connection.connection
+    psycopg_connection.prepare_threshold = 0
+    try:
+        job = make_job(alice)
+        for _ in range(2):
+            read, _session_data = read_watched(DEFAULT_DB_ALIAS, job.pk, COLUMNS)
+            assert read is not None
+            assert read.pk == job.pk
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT count(*) FROM pg_prepared_statements WHERE statement LIKE %s", ["%CASE WHEN%"])
+            assert cursor.fetchone()[0] == 1
+    finally:
+        psycopg_connection.prepare_threshold = None
+
+
+def test_without_prepared_statements_django_runs_it(alice, django_assert_num_queries):
+    job = make_job(alice)
+    with django_assert_num_queries(1):
+        read_watched(DEFAULT_DB_ALIAS, job.pk, COLUMNS)
