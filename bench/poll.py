@@ -209,10 +209,11 @@ def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[
         status, headers = fetch(poll, cookie)
         if status != 200 or "ETag" not in headers:
             raise RuntimeError(f"The poll answered {status} without an ETag")
-        # A browser sends back the CSRF cookie that the page (and every full render) set.
-        csrf = re.search(r"csrftoken=([^;]+)", headers.get("Set-Cookie", ""))
+        # A browser sends back the CSRF cookie that the job's page set.
+        page_headers = fetch(f"{base}/jobs/{state['running']}/", cookie)[1]
+        csrf = re.search(r"csrftoken=([^;]+)", page_headers.get("Set-Cookie", ""))
         if csrf is None:
-            raise RuntimeError("The poll set no CSRF cookie")
+            raise RuntimeError("The job's page set no CSRF cookie")
         cookie["Cookie"] += f"; csrftoken={csrf.group(1)}"
         targets = {
             "bare": (f"{bare_base}/bench/one-select/{state['running']}/", {}),

@@ -141,11 +141,18 @@ class TestJobsUiHead:
     def test_links_css_and_js(self):
         output = render("{% jobs_ui_head %}")
         assert '<link rel="stylesheet" href="/static/jobs_ui/jobs_ui.css">' in output
-        assert '<script src="/static/jobs_ui/jobs_ui.js" defer></script>' in output
+        csrf = 'data-csrf-cookie="csrftoken" data-csrf-header="X-CSRFTOKEN"'
+        assert f'<script src="/static/jobs_ui/jobs_ui.js" defer {csrf}></script>' in output
 
     def test_csp_nonce(self):
         output = render("{% jobs_ui_head %}", csp_nonce="abc123")
-        assert '<script src="/static/jobs_ui/jobs_ui.js" defer nonce="abc123"></script>' in output
+        assert 'defer data-csrf-cookie="csrftoken" data-csrf-header="X-CSRFTOKEN" nonce="abc123"></script>' in output
+
+    def test_names_the_projects_csrf_cookie_and_header(self, settings):
+        settings.CSRF_COOKIE_NAME = "shop_csrf"
+        settings.CSRF_HEADER_NAME = "HTTP_X_SHOP_CSRF"
+        output = render("{% jobs_ui_head %}")
+        assert 'data-csrf-cookie="shop_csrf" data-csrf-header="X-SHOP-CSRF"' in output
 
 
 class TestDuration:

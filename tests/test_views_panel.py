@@ -113,6 +113,35 @@ class TestPanelAccess:
 
 
 class TestPanelContent:
+    def test_a_polled_panel_has_forms_without_a_csrf_token_of_their_own(self, client, alice):
+        job = running(alice)
+        client.force_login(alice)
+        page = client.get(f"/jobs/{job.pk}/")
+        assert page.content.decode().count('name="csrfmiddlewaretoken"') >= 1
+        client.cookies.pop("csrftoken", None)
+        polled = client.get(progress_url(job), headers=HX)
+        assert polled.status_code == 200
+        assert "/cancel/" in polled.content.decode()
+        assert "csrfmiddlewaretoken" not in polled.content.decode()
+        # No token was used, so the CSRF cookie is not set again.
+        assert "csrftoken" not in polled.cookies
+        Job.objects.filter(pk=job.pk).update(status=JobStatus.SUCCESSFUL, finished_at=timezone.now(), result=1)
+        final = client.get(progress_url(job), headers=HX)
+        assert final.status_code == 286
+        assert "/rerun/" in final.content.decode()
+        assert "csrfmiddlewaretoken" not in final.content.decode()
+
+    @pytest.mark.parametrize("setting", ["CSRF_COOKIE_HTTPONLY", "CSRF_USE_SESSIONS"])
+    def test_where_the_script_cannot_read_the_csrf_cookie_polled_forms_keep_a_token(
+        self, client, alice, settings, setting
+    ):
+        setattr(settings, setting, True)
+        job = running(alice)
+        client.force_login(alice)
+        polled = client.get(progress_url(job), headers=HX)
+        assert polled.status_code == 200
+        assert 'name="csrfmiddlewaretoken"' in polled.content.decode()
+
     def test_numbers_the_browser_reads_are_not_localized(self, client, alice, settings):
         # With thousands grouped ("2,000"), htmx would not parse the trigger and the
         # clocks would show NaN.

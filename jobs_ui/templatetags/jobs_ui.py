@@ -6,6 +6,7 @@ import uuid
 from typing import Any
 
 from django import template
+from django.conf import settings
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.middleware.csrf import get_token
@@ -43,10 +44,16 @@ def _request(context: template.Context) -> HttpRequest:
 def jobs_ui_head(context: template.Context) -> SafeString:
     """The stylesheet and script of jobs_ui; put it in ``<head>`` after ``{% htmx_script %}``."""
     nonce = context.get("csp_nonce")
+    # What the script needs to send the CSRF cookie's token (Django's names, configurable).
+    csrf = format_html(
+        ' data-csrf-cookie="{}" data-csrf-header="{}"',
+        settings.CSRF_COOKIE_NAME,
+        settings.CSRF_HEADER_NAME.removeprefix("HTTP_").replace("_", "-"),
+    )
     script = (
-        format_html('<script src="{}" defer nonce="{}"></script>', static("jobs_ui/jobs_ui.js"), nonce)
+        format_html('<script src="{}" defer{} nonce="{}"></script>', static("jobs_ui/jobs_ui.js"), csrf, nonce)
         if nonce
-        else format_html('<script src="{}" defer></script>', static("jobs_ui/jobs_ui.js"))
+        else format_html('<script src="{}" defer{}></script>', static("jobs_ui/jobs_ui.js"), csrf)
     )
     return format_html('<link rel="stylesheet" href="{}">\n{}', static("jobs_ui/jobs_ui.css"), script)
 

@@ -8,7 +8,9 @@ import uuid
 from datetime import datetime, timedelta
 from typing import Any
 
+from django.conf import settings
 from django.http import HttpRequest, HttpResponse, HttpResponseNotModified, JsonResponse
+from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -122,6 +124,13 @@ def panel_etag(job: Job, viewer: Viewer) -> str:
     return '"' + hashlib.blake2b(repr(parts).encode(), digest_size=12).hexdigest() + '"'
 
 
+def _done_of_total(job: Job) -> str:
+    if not job.progress_total:
+        return ""
+    done, total = floatformat(job.progress_done, "-2"), floatformat(job.progress_total, "-2")
+    return _("%(done)s of %(total)s") % {"done": done, "total": total}
+
+
 def _extra_items(extra: Any) -> list[tuple[str, str]]:
     if not isinstance(extra, dict):
         return []
@@ -132,7 +141,13 @@ def _extra_items(extra: Any) -> list[tuple[str, str]]:
 
 
 def panel_context(
-    request: HttpRequest, job: Job, viewer: Viewer, *, notice: str = "", result_retries: int = 0
+    request: HttpRequest,
+    job: Job,
+    viewer: Viewer,
+    *,
+    notice: str = "",
+    result_retries: int = 0,
+    polled: bool = False,
 ) -> dict[str, Any]:
     task = task_or_none(job)
     now = timezone.now()
@@ -145,6 +160,7 @@ def panel_context(
     page_url = job_url("job_detail", job.pk)
     context: dict[str, Any] = {
         "job": job,
+        "job_id": str(job.pk),
         "task_label": task_label(job, task),
         "status_label": JobStatus(job.status).label,
         "is_owner": owner,
@@ -155,6 +171,7 @@ def panel_context(
         "extra_items": _extra_items(job.extra),
         "bar_value": bar_value(job),
         "percent": job.percent,
+        "done_of_total": _done_of_total(job),
         "server_ms": _ms(now),
         "queued_seconds": _seconds(job.enqueued_at, now) if job.status == JobStatus.READY else None,
         "enqueued_ms": _ms(job.enqueued_at),
@@ -169,6 +186,7 @@ def panel_context(
         "rerun_url": job_url("job_rerun", job.pk) if can_rerun else "",
         "share_url": request.build_absolute_uri(page_url) if job.public and owner else "",
         "poll_ms": max(100, round(poll_interval * 1000)),
+        "form_csrf": not polled or not _script_reads_csrf_cookie(),
         **_result_context(job, task, viewer),
     }
     if not job.is_finished:
@@ -178,6 +196,14 @@ def panel_context(
         context["poll_url"] = _poll_url(job, viewer, r=str(result_retries + 1))
         context["poll_ms"] = min(RESULT_RETRY_MAX_MS, context["poll_ms"] * 2 ** (result_retries + 1))
     return context
+
+
+def _script_reads_csrf_cookie() -> bool:
+    # Only htmx polls, and its requests carry the CSRF token: hx-headers on <body> (README),
+    # else jobs_ui.js sends the CSRF cookie's. So a polled panel's forms go without a token
+    # of their own, which spares masking one and setting the cookie again on every change;
+    # unless the script cannot read the cookie.
+    return not settings.CSRF_USE_SESSIONS and not settings.CSRF_COOKIE_HTTPONLY
 
 
 def _poll_url(job: Job, viewer: Viewer, **params: str) -> str:
@@ -196,11 +222,12 @@ def render_panel(
     *,
     notice: str = "",
     status: int = 200,
+    polled: bool = False,
 ) -> HttpResponse:
     """The panel partial for ``job`` as an HTTP response."""
     viewer = viewer or Viewer.from_request(request)
-    html = render_to_string(PANEL_TEMPLATE, panel_context(request, job, viewer, notice=notice), request=request)
-    return HttpResponse(html, status=status)
+    context = panel_context(request, job, viewer, notice=notice, polled=polled)
+    return HttpResponse(render_to_string(PANEL_TEMPLATE, context, request=request), status=status)
 
 
 def panel_response(request: HttpRequest, job: Job) -> HttpResponse:
@@ -231,7 +258,7 @@ def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """What the panel polls: 304 while nothing changed, 286 with the final fragment once finished."""
     viewer, job = watched_job(request, job_id, request.GET.get("v"))
     if job.is_finished:
-        context = panel_context(request, job, viewer, result_retries=_result_retries(request))
+        context = panel_context(request, job, viewer, result_retries=_result_retries(request), polled=True)
         html = render_to_string(PANEL_TEMPLATE, context, request=request)
         if "poll_url" in context:
             return HttpResponse(html)  # The result could not be read: the panel asks again later.
@@ -242,7 +269,7 @@ def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
         not_modified = HttpResponseNotModified()
         not_modified["ETag"] = etag
         return not_modified
-    response = render_panel(request, job, viewer)
+    response = render_panel(request, job, viewer, polled=True)
     response["ETag"] = etag
     return response
 

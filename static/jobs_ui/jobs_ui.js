@@ -10,6 +10,8 @@
  *   own (data-jobs-ui-error-session, -server, data-jobs-ui-error).
  * - A failed cancel says why beside its button, across the panel's polls.
  * - Elapsed time and time left tick between polls.
+ * - The forms of a polled panel carry no CSRF token; their posts send the
+ *   page's (hx-headers on <body>) or else the CSRF cookie's.
  * Options come from this script tag's data-* attributes; no inline script.
  */
 (function () {
@@ -23,6 +25,9 @@
   // A sign-in in another tab makes a poll or two 404 while the session changes hands.
   var REFUSED_RETRY_MS = Number(options.refusedRetry || 2000);
   var INDETERMINATE_CYCLE_MS = 1400; // jobs_ui.css: jobs-ui-indeterminate
+  // Django's CSRF_COOKIE_NAME and CSRF_HEADER_NAME, from {% jobs_ui_head %}.
+  var CSRF_COOKIE = options.csrfCookie || "csrftoken";
+  var CSRF_HEADER = options.csrfHeader || "X-CSRFToken";
   var polls = new WeakMap();
   var cancelErrors = new Map(); // job id -> message, shown again in each new panel
   var pendingCancels = new Set(); // job ids whose cancel is on its way
@@ -96,10 +101,34 @@
     }
   }
 
+  function cookie(name) {
+    var found = document.cookie.split("; ").filter(function (pair) {
+      return pair.slice(0, name.length + 1) === name + "=";
+    })[0];
+    return found ? decodeURIComponent(found.slice(name.length + 1)) : "";
+  }
+
+  function hasHeader(headers, name) {
+    return Object.keys(headers).some(function (key) {
+      return key.toLowerCase() === name.toLowerCase();
+    });
+  }
+
   document.addEventListener("htmx:configRequest", function (evt) {
-    var elt = evt.detail.elt;
+    var detail = evt.detail;
+    var elt = detail.elt;
     if (isPoll(elt) && elt.dataset.jobsUiEtag) {
-      evt.detail.headers["If-None-Match"] = elt.dataset.jobsUiEtag;
+      detail.headers["If-None-Match"] = elt.dataset.jobsUiEtag;
+    }
+    // The forms of a panel brought by a poll carry no CSRF token: the page's hx-headers
+    // send one, or else the CSRF cookie's is sent here.
+    var form = canceller(elt) || launcher(elt);
+    if (!form || detail.verb !== "post" || form.querySelector("input[name=csrfmiddlewaretoken]")) {
+      return;
+    }
+    var token = cookie(CSRF_COOKIE);
+    if (token && !hasHeader(detail.headers, CSRF_HEADER)) {
+      detail.headers[CSRF_HEADER] = token;
     }
   });
 
