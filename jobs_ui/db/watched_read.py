@@ -41,7 +41,7 @@ class _Statement:
 
 
 # Optimization: this runs for every poll of every open panel. Building and compiling the
-# ORM's query for it cost more than the rest of the request (bench/README.md, "Polling"),
+# ORM's query for it cost more than the rest of the request (bench/README.md, "What an open panel costs"),
 # and Django's database sessions add a query of their own: here the statement is written
 # once per database and set of columns, and the session row comes in the same round trip.
 def read_watched(
