@@ -45,9 +45,11 @@ def test_the_owner_comes_with_the_job(alice, django_assert_num_queries):
     with django_assert_num_queries(1):
         read, _session_data = read_watched(DEFAULT_DB_ALIAS, job.pk, COLUMNS)
         assert read is not None
-        assert read.owner.pk == alice.pk
-        assert read.owner.password == alice.password
-    assert "username" in read.owner.get_deferred_fields()
+        owner = read.owner
+        assert owner is not None
+        assert owner.pk == alice.pk
+        assert owner.password == alice.password
+    assert "username" in owner.get_deferred_fields()
 
 
 def test_a_job_without_owner_and_an_unknown_job(alice):
@@ -63,13 +65,15 @@ def test_the_session_row_comes_while_it_lives(alice, state):
     store = SessionStore()
     store["answer"] = 42
     store.create()
-    sessions = Session.objects.filter(session_key=store.session_key)
+    key = store.session_key
+    assert key is not None
+    sessions = Session.objects.filter(session_key=key)
     if state == "expired":
         sessions.update(expire_date=timezone.now() - timedelta(seconds=1))
     elif state == "deleted":
         sessions.delete()
     job = make_job(alice)
-    read, session_data = read_watched(DEFAULT_DB_ALIAS, job.pk, COLUMNS, (Session, store.session_key))
+    read, session_data = read_watched(DEFAULT_DB_ALIAS, job.pk, COLUMNS, (Session, key))
     assert read is not None
     if state == "live":
         assert session_data is not None
