@@ -141,18 +141,30 @@ class TestJobsUiHead:
     def test_links_css_and_js(self):
         output = render("{% jobs_ui_head %}")
         assert '<link rel="stylesheet" href="/static/jobs_ui/jobs_ui.css">' in output
-        csrf = 'data-csrf-cookie="csrftoken" data-csrf-header="X-CSRFTOKEN"'
-        assert f'<script src="/static/jobs_ui/jobs_ui.js" defer {csrf}></script>' in output
+        assert '<script src="/static/jobs_ui/jobs_ui.js" defer data-csrf-cookie="csrftoken"' in output
+        assert 'data-csrf-header="X-CSRFTOKEN"' in output
+        assert output.endswith("></script>")
 
     def test_csp_nonce(self):
         output = render("{% jobs_ui_head %}", csp_nonce="abc123")
-        assert 'defer data-csrf-cookie="csrftoken" data-csrf-header="X-CSRFTOKEN" nonce="abc123"></script>' in output
+        assert output.endswith(' nonce="abc123"></script>')
 
     def test_names_the_projects_csrf_cookie_and_header(self, settings):
         settings.CSRF_COOKIE_NAME = "shop_csrf"
         settings.CSRF_HEADER_NAME = "HTTP_X_SHOP_CSRF"
         output = render("{% jobs_ui_head %}")
         assert 'data-csrf-cookie="shop_csrf" data-csrf-header="X-SHOP-CSRF"' in output
+
+    def test_gives_the_script_what_a_panel_says_when_a_request_fails(self):
+        output = render("{% jobs_ui_head %}")
+        assert 'data-text-lost="Connection lost, retrying…"' in output
+        assert 'data-text-gone="This job can no longer be shown here. Reload the page."' in output
+        assert 'data-text-cancel-error-server="The server hit an error; the job was not cancelled."' in output
+        assert 'data-text-launch-error-server="The server hit an error; the job was not started."' in output
+        assert (
+            'data-text-cancel-error-session="Your session changed in another tab: reload the page and try again."'
+            in output
+        )
 
 
 class TestDuration:

@@ -131,12 +131,14 @@ class TestCancel:
         response = client.post(cancel_url(job), headers={**HX, "X-CSRFToken": "a" * 32})
         assert response.status_code == 403
         assert "<html" in response.content.decode()
-        form = re.search(r"<form [^>]*data-jobs-ui-cancel[^>]*>", body)
-        assert form
-        assert 'data-jobs-ui-error-session="Your session changed in another tab: reload the page and try again."' in (
-            form.group(0)
+        assert re.search(r"<form [^>]*data-jobs-ui-cancel[^>]*>", body)
+        # What the form then says comes with the page's script tag ({% jobs_ui_head %}).
+        page = client.get(f"/jobs/{job.pk}/").content.decode()
+        assert (
+            'data-text-cancel-error-session="Your session changed in another tab: reload the page and try again."'
+            in (page)
         )
-        assert 'data-jobs-ui-error-server="The server hit an error; the job was not cancelled."' in form.group(0)
+        assert 'data-text-cancel-error-server="The server hit an error; the job was not cancelled."' in page
         assert re.search(r'<span class="jobs-ui-action-error" role="alert" hidden data-testid="cancel-error">', body)
 
 

@@ -13,9 +13,9 @@ from django.middleware.csrf import get_token
 from django.template.defaultfilters import floatformat
 from django.template.loader import render_to_string
 from django.templatetags.static import static
-from django.utils.html import format_html
+from django.utils.html import format_html, format_html_join
 from django.utils.safestring import SafeString
-from django.utils.translation import gettext
+from django.utils.translation import gettext, gettext_lazy
 
 from jobs_ui.backend import JobTask
 from jobs_ui.jobs.create import validate_arguments
@@ -28,6 +28,19 @@ from jobs_ui.views.viewer import Viewer
 register = template.Library()
 
 BUTTON_TEMPLATE = "jobs_ui/includes/launch_button.html"
+# What jobs_ui.js says when a panel's request fails; the script has these in English too.
+SCRIPT_TEXTS = {
+    "cancel-error": gettext_lazy(
+        "The server could not be reached, so the job was not cancelled. Check your connection and try again."
+    ),
+    "cancel-error-session": gettext_lazy("Your session changed in another tab: reload the page and try again."),
+    "cancel-error-server": gettext_lazy("The server hit an error; the job was not cancelled."),
+    "launch-error": gettext_lazy("The server could not be reached. Check your connection and try again."),
+    "launch-error-session": gettext_lazy("Your session changed in another tab: reload the page and try again."),
+    "launch-error-server": gettext_lazy("The server hit an error; the job was not started."),
+    "lost": gettext_lazy("Connection lost, retrying…"),
+    "gone": gettext_lazy("This job can no longer be shown here. Reload the page."),
+}
 
 
 def _request(context: template.Context) -> HttpRequest:
@@ -44,12 +57,13 @@ def _request(context: template.Context) -> HttpRequest:
 def jobs_ui_head(context: template.Context) -> SafeString:
     """The stylesheet and script of jobs_ui; put it in ``<head>`` after ``{% htmx_script %}``."""
     nonce = context.get("csp_nonce")
-    # What the script needs to send the CSRF cookie's token (Django's names, configurable).
+    # What the script needs to send the CSRF cookie's token (Django's names, configurable),
+    # and what a panel says when its request fails, translated once per page.
     csrf = format_html(
         ' data-csrf-cookie="{}" data-csrf-header="{}"',
         settings.CSRF_COOKIE_NAME,
         settings.CSRF_HEADER_NAME.removeprefix("HTTP_").replace("_", "-"),
-    )
+    ) + format_html_join("", ' data-text-{}="{}"', ((name, str(text)) for name, text in SCRIPT_TEXTS.items()))
     script = (
         format_html('<script src="{}" defer{} nonce="{}"></script>', static("jobs_ui/jobs_ui.js"), csrf, nonce)
         if nonce

@@ -7,7 +7,8 @@
  *   poll (404: signed out) is tried once more before the panel gives up.
  * - Launch forms show why the server refused (400, 403, 409, 429); a whole
  *   error page (CSRF failure, 500) or no answer becomes a message of the form's
- *   own (data-jobs-ui-error-session, -server, data-jobs-ui-error).
+ *   own (data-jobs-ui-error-session, -server, data-jobs-ui-error), or, for a
+ *   panel's forms, of this script tag (data-text-*).
  * - A failed cancel says why beside its button, across the panel's polls.
  * - Elapsed time and time left tick between polls.
  * - The forms of a polled panel carry no CSRF token; their posts send the
@@ -25,6 +26,22 @@
   // A sign-in in another tab makes a poll or two 404 while the session changes hands.
   var REFUSED_RETRY_MS = Number(options.refusedRetry || 2000);
   var INDETERMINATE_CYCLE_MS = 1400; // jobs_ui.css: jobs-ui-indeterminate
+  // What a panel says when its request fails, in the page's language ({% jobs_ui_head %}):
+  // written once per page rather than into every panel a poll brings.
+  var TEXT = {
+    cancel: [
+      options.textCancelError || "The server could not be reached, so the job was not cancelled. Check your connection and try again.",
+      options.textCancelErrorSession || "Your session changed in another tab: reload the page and try again.",
+      options.textCancelErrorServer || "The server hit an error; the job was not cancelled.",
+    ],
+    launch: [
+      options.textLaunchError || "The server could not be reached. Check your connection and try again.",
+      options.textLaunchErrorSession || "Your session changed in another tab: reload the page and try again.",
+      options.textLaunchErrorServer || "The server hit an error; the job was not started.",
+    ],
+    lost: options.textLost || "Connection lost, retrying…",
+    gone: options.textGone || "This job can no longer be shown here. Reload the page.",
+  };
   // Django's CSRF_COOKIE_NAME and CSRF_HEADER_NAME, from {% jobs_ui_head %}.
   var CSRF_COOKIE = options.csrfCookie || "csrftoken";
   var CSRF_HEADER = options.csrfHeader || "X-CSRFToken";
@@ -52,14 +69,17 @@
   }
 
   function failureMessage(form, status, refusals) {
+    // A launch button says its own; a panel's forms say the page's (TEXT).
     var data = form.dataset;
+    var own = form.hasAttribute("data-jobs-ui-cancel") ? TEXT.cancel : TEXT.launch;
+    var error = data.jobsUiError || own[0];
     if (!status) {
-      return data.jobsUiError;
+      return error;
     }
     if (refusals.indexOf(status) !== -1) {
-      return data.jobsUiErrorSession || data.jobsUiError;
+      return data.jobsUiErrorSession || own[1] || error;
     }
-    return data.jobsUiErrorServer || data.jobsUiError;
+    return data.jobsUiErrorServer || own[2] || error;
   }
 
   function showCancelError(panel, message) {
@@ -94,8 +114,10 @@
     }
     elt.setAttribute("data-jobs-ui-offline", kind);
     if (note) {
-      if (kind === "gone" && note.dataset.jobsUiGone) {
-        note.textContent = note.dataset.jobsUiGone;
+      if (kind === "gone") {
+        note.textContent = note.dataset.jobsUiGone || TEXT.gone;
+      } else if (!note.textContent.trim()) {
+        note.textContent = TEXT.lost;
       }
       note.hidden = false;
     }
