@@ -3,21 +3,16 @@
 from __future__ import annotations
 
 import uuid
-from collections.abc import Sequence
 
 from django.http import Http404, HttpRequest
 
 from jobs_ui.models import Job
 
 
-def get_visible_job(request: HttpRequest, job_id: uuid.UUID | str, fields: Sequence[str] = ()) -> Job:
-    """The job if ``request.user`` owns it or it is public; 404 otherwise (never 403: ids are not disclosed).
-
-    With ``fields``, only those are read (``QuerySet.only()``).
-    """
-    jobs = Job.objects.for_user(request.user)
+def get_visible_job(request: HttpRequest, job_id: uuid.UUID | str) -> Job:
+    """The job if ``request.user`` owns it or it is public; 404 otherwise (never 403: ids are not disclosed)."""
     try:
-        return (jobs.only(*fields) if fields else jobs).get(pk=job_id)
+        return Job.objects.for_user(request.user).get(pk=job_id)
     except (Job.DoesNotExist, ValueError) as e:
         raise Http404("No such job.") from e
 

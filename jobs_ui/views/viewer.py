@@ -1,4 +1,5 @@
-"""Who is looking at a panel, and a short-lived signed token that spares every poll a query of its own for the user."""
+"""Who is looking at a panel: the owner, checked against their row as Django checks a session, or another
+signed-in user with a short-lived signed token that spares their polls a query for their own row."""
 
 from __future__ import annotations
 
