@@ -100,10 +100,15 @@ def _readers(alias: str) -> tuple[list[str], list[tuple[int, list[Any], Any]]]:
     readers = []
     for index, field in enumerate(fields):
         column = field.get_col(Job._meta.db_table)
-        converters = connection.ops.get_db_converters(column) + column.get_db_converters(connection)
+        converters = db_converters(connection, column)
         if converters:
             readers.append((index, converters, column))
     return [field.attname for field in fields], readers
+
+
+def db_converters(connection: Any, column: Any) -> list[Any]:
+    """What the ORM's compiler applies to a column's database value: the backend's converters, then the field's."""
+    return list(connection.ops.get_db_converters(column)) + list(column.get_db_converters(connection))
 
 
 def compile_expression(alias: str, expression: Expression) -> tuple[str, list[Any]]:

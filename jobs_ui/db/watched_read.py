@@ -11,7 +11,7 @@ from django.db import connections
 from django.db.models import Field, Model
 from django.utils import timezone
 
-from jobs_ui.db.sql import read_cursor
+from jobs_ui.db.sql import db_converters, read_cursor
 from jobs_ui.models import FINISHED, Job
 
 # The fields of Django's AbstractBaseSession that its database backend reads.
@@ -121,7 +121,7 @@ def _statement(alias: str, columns: WatchedColumns, session_model: type[Model] |
     for table, selected in (("j", job_columns), ("o", owner_columns)):
         for field in selected:
             column = field.get_col(table)
-            readers.append((column, connection.ops.get_db_converters(column) + column.get_db_converters(connection)))
+            readers.append((column, db_converters(connection, column)))
     attnames = tuple(field.attname for field in job_columns)
     unfinished = [(index, attname) for index, attname in enumerate(attnames) if attname not in finished]
     return _Statement(

@@ -148,6 +148,7 @@ def panel_context(
     notice: str = "",
     result_retries: int = 0,
     polled: bool = False,
+    etag: str = "",
 ) -> dict[str, Any]:
     task = task_or_none(job)
     now = timezone.now()
@@ -191,7 +192,7 @@ def panel_context(
     }
     if not job.is_finished:
         context["poll_url"] = _poll_url(job, viewer)
-        context["etag"] = panel_etag(job, viewer)
+        context["etag"] = etag or panel_etag(job, viewer)
     if job.is_finished and context.get("result_unavailable"):
         context["poll_url"] = _poll_url(job, viewer, r=str(result_retries + 1))
         context["poll_ms"] = min(RESULT_RETRY_MAX_MS, context["poll_ms"] * 2 ** (result_retries + 1))
@@ -223,10 +224,11 @@ def render_panel(
     notice: str = "",
     status: int = 200,
     polled: bool = False,
+    etag: str = "",
 ) -> HttpResponse:
-    """The panel partial for ``job`` as an HTTP response."""
+    """The panel partial for ``job`` as an HTTP response; ``etag`` if the caller has it already."""
     viewer = viewer or Viewer.from_request(request)
-    context = panel_context(request, job, viewer, notice=notice, polled=polled)
+    context = panel_context(request, job, viewer, notice=notice, polled=polled, etag=etag)
     return HttpResponse(render_to_string(PANEL_TEMPLATE, context, request=request), status=status)
 
 
@@ -269,7 +271,7 @@ def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
         not_modified = HttpResponseNotModified()
         not_modified["ETag"] = etag
         return not_modified
-    response = render_panel(request, job, viewer, polled=True)
+    response = render_panel(request, job, viewer, polled=True, etag=etag)
     response["ETag"] = etag
     return response
 
