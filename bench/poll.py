@@ -23,22 +23,24 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import re
-import shutil
-import socket
-import statistics
 import subprocess
 import sys
 import tempfile
-import time
-import urllib.error
-import urllib.request
-from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-PYTHON = sys.executable
-PG_NAME = "jobs_ui_bench_web"
+from web import (
+    PYTHON,
+    add_load_options,
+    database_env,
+    ensure_tools,
+    fetch,
+    serve,
+    signed_in_sessions,
+    stop,
+    table,
+    wrk,
+)
+
 CASES = [
     ("bare", "one SELECT, no middleware"),
     ("select", "one SELECT, the demo's stack"),
@@ -52,11 +54,7 @@ CASES = [
 
 def options() -> argparse.Namespace:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
-    parser.add_argument("--db", default="sqlite,postgresql", help="sqlite, postgresql or both (comma-separated)")
-    parser.add_argument("--rounds", type=int, default=3)
-    parser.add_argument("--seconds", type=int, default=5, help="length of each wrk run")
-    parser.add_argument("--connections", type=int, default=8)
-    parser.add_argument("--workers", type=int, default=2, help="gunicorn sync workers")
+    add_load_options(parser)
     parser.add_argument("--prepare", action="store_true", help=argparse.SUPPRESS)
     return parser.parse_args()
 
@@ -68,10 +66,8 @@ def prepare() -> None:
     django.setup()
     from datetime import timedelta
 
-    from django.conf import settings
     from django.contrib.auth import get_user_model
     from django.core.management import call_command
-    from django.test import Client, override_settings
     from django.utils import timezone
 
     from jobs_ui.models import Job, JobStatus
@@ -105,12 +101,7 @@ def prepare() -> None:
         result_store="database",
         result_expires_at=now + timedelta(days=1),
     )
-    sessions = {}
-    for name, engine in (("session", "db"), ("cookie_session", "signed_cookies")):
-        with override_settings(SESSION_ENGINE=f"django.contrib.sessions.backends.{engine}"):
-            client = Client()
-            client.force_login(user)
-            sessions[name] = client.cookies[settings.SESSION_COOKIE_NAME].value
+    sessions = signed_in_sessions(user)
     token = Viewer(str(user.pk)).token()
     print(
         json.dumps(
@@ -122,78 +113,6 @@ def prepare() -> None:
             }
         )
     )
-
-
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
-
-
-def serve(env: dict[str, str], workers: int) -> tuple[subprocess.Popen[bytes], str]:
-    port = free_port()
-    server = subprocess.Popen(
-        [
-            str(Path(PYTHON).parent / "gunicorn"),
-            "--workers",
-            str(workers),
-            "--bind",
-            f"127.0.0.1:{port}",
-            "--log-level",
-            "warning",
-            "django.core.wsgi:get_wsgi_application()",
-        ],
-        cwd=ROOT,
-        env=env,
-    )
-    base = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 30
-    while True:
-        try:
-            urllib.request.urlopen(base + "/accounts/login/", timeout=2).read()
-            return server, base
-        except OSError:
-            if server.poll() is not None or time.monotonic() > deadline:
-                server.kill()
-                raise RuntimeError("gunicorn did not start") from None
-            time.sleep(0.1)
-
-
-def fetch(url: str, headers: dict[str, str]) -> tuple[int, dict[str, str]]:
-    request = urllib.request.Request(url, headers=headers)
-    try:
-        with urllib.request.urlopen(request, timeout=10) as response:
-            return response.status, dict(response.headers)
-    except urllib.error.HTTPError as e:
-        return e.code, dict(e.headers)
-
-
-def wrk(url: str, headers: dict[str, str], args: argparse.Namespace) -> dict[str, float]:
-    command = ["wrk", "--latency", "-t2", f"-c{args.connections}", f"-d{args.seconds}s"]
-    for name, value in headers.items():
-        command += ["-H", f"{name}: {value}"]
-    out = subprocess.run([*command, url], capture_output=True, text=True, check=True).stdout
-    errors = re.search(r"Non-2xx or 3xx responses: (\d+)", out)
-    if errors or "Socket errors" in out:
-        raise RuntimeError(f"{url} answered errors:\n{out}")
-    rate = float(re.search(r"Requests/sec:\s+([\d.]+)", out).group(1))  # type: ignore[union-attr]
-    return {"rps": rate, "p50": _ms(out, "50%"), "p99": _ms(out, "99%")}
-
-
-def _ms(out: str, cut: str) -> float:
-    value, unit = re.search(rf"{cut}\s+([\d.]+)(us|ms|s)\b", out).groups()  # type: ignore[union-attr]
-    return float(value) * {"us": 0.001, "ms": 1.0, "s": 1000.0}[unit]
-
-
-def database_env(db: str, tmp: str) -> dict[str, str]:
-    env = {**os.environ, "DJANGO_SETTINGS_MODULE": "bench.web_settings", "BENCH_DB": db, "PYTHONPATH": str(ROOT)}
-    if db == "sqlite":
-        env["BENCH_SQLITE_PATH"] = os.path.join(tmp, "web.sqlite3")
-    else:
-        env["BENCH_PG_NAME"] = PG_NAME
-        subprocess.run(["dropdb", "-h", "127.0.0.1", "--if-exists", PG_NAME], check=True)
-        subprocess.run(["createdb", "-h", "127.0.0.1", PG_NAME], check=True)
-    return env
 
 
 def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[str, float]]]:
@@ -244,26 +163,7 @@ def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[
             print(f"  {db}: round {round_number + 1} of {args.rounds} done", file=sys.stderr)
         return figures
     finally:
-        for process in (server, bare, signed):
-            process.terminate()
-            process.wait(timeout=30)
-
-
-def table(results: dict[str, dict[str, list[dict[str, float]]]]) -> str:
-    dbs = list(results)
-    header = "| | " + " | ".join(f"{db} req/s | × | p50 / p99 ms" for db in dbs) + " |"
-    lines = [header, "|---|" + "---:|---:|---:|" * len(dbs)]
-    for case, label in CASES:
-        cells = []
-        for db in dbs:
-            rows = results[db][case]
-            rps = statistics.median(row["rps"] for row in rows)
-            reference = statistics.median(row["rps"] for row in results[db]["select"])
-            p50 = statistics.median(row["p50"] for row in rows)
-            p99 = statistics.median(row["p99"] for row in rows)
-            cells.append(f"{rps:,.0f} | {rps / reference:.2f} | {p50:.2f} / {p99:.2f}")
-        lines.append(f"| {label} | " + " | ".join(cells) + " |")
-    return "\n".join(lines)
+        stop(server, bare, signed)
 
 
 def main() -> None:
@@ -271,10 +171,7 @@ def main() -> None:
     if args.prepare:
         prepare()
         return
-    if shutil.which("wrk") is None:
-        sys.exit("bench/poll.py needs wrk: apt-get install -y wrk")
-    if not (Path(PYTHON).parent / "gunicorn").exists():
-        subprocess.run([PYTHON, "-m", "pip", "install", "-q", "gunicorn"], check=True)
+    ensure_tools("bench/poll.py")
     results = {}
     with tempfile.TemporaryDirectory(prefix="jobs_ui_poll_") as tmp:
         for db in args.db.split(","):
@@ -283,7 +180,7 @@ def main() -> None:
         f"\n{args.rounds} rounds of {args.seconds} s, wrk -c{args.connections}, gunicorn {args.workers} sync workers; "
         "medians; × = over one SELECT in the demo's stack\n"
     )
-    print(table(results))
+    print(table(results, CASES, "select"))
 
 
 if __name__ == "__main__":

@@ -92,5 +92,7 @@ def _lock_file(connection: Any) -> int | None:
         setattr(connection, _ATTRIBUTE, (os.getpid(), None, path))
         return None
     setattr(connection, _ATTRIBUTE, (os.getpid(), fd, path))
-    weakref.finalize(connection, os.close, fd)
+    # Closed with its connection, but left open at exit: what runs then (the publisher's
+    # last marks) still takes its turn, and the process's end closes it.
+    weakref.finalize(connection, os.close, fd).atexit = False
     return fd

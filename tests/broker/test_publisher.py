@@ -51,12 +51,17 @@ def test_a_message_no_queue_took_is_sent_again_once_its_queue_is_declared(amqp_s
     assert sorted(str(m.job_id) for m in queued_messages()) == sorted(str(r.id) for r in later)
 
 
-def test_messages_still_waiting_when_the_process_exits_are_sent(amqp_settings, on_workers, tmp_path):
-    # A short-lived process (a script, jobs_ui_create) launches and exits at once.
+@pytest.mark.parametrize("marked_before", [False, True], ids=["first messages", "after earlier marks"])
+def test_messages_still_waiting_when_the_process_exits_are_sent(amqp_settings, on_workers, marked_before):
+    # A short-lived process (a script, jobs_ui_create) launches and exits at once; a web
+    # process stopped by its server has marked rows before (on SQLite, the publisher's
+    # connection holds the writers' lock file open from then on).
     script = (
         "import django; django.setup()\n"
+        "from jobs_ui.broker import publisher\n"
         "from tests import tasks\n"
-        "for i in range(20): tasks.append_line.enqueue('/dev/null', str(i))\n"
+        + ("tasks.append_line.enqueue('/dev/null', 'first'); assert publisher.flush()\n" if marked_before else "")
+        + "for i in range(20): tasks.append_line.enqueue('/dev/null', str(i))\n"
     )
     env = {
         **os.environ,
@@ -64,10 +69,12 @@ def test_messages_still_waiting_when_the_process_exits_are_sent(amqp_settings, o
         "JOBS_UI_TEST_DB_NAME": str(connection.settings_dict["NAME"]),
         "JOBS_UI_TEST_OVERRIDES": json.dumps(amqp_settings.JOBS_UI),
     }
+    launched = 21 if marked_before else 20
     try:
         done = subprocess.run([sys.executable, "-c", script], cwd=ROOT, env=env, capture_output=True, timeout=60)
         assert done.returncode == 0, done.stderr.decode()
-        assert Job.objects.filter(status=JobStatus.READY, dispatched_at__isnull=False).count() == 20
-        assert amqp.queue_info(job_queue("default"))[0] == 20
+        assert b"Could not mark" not in done.stderr, done.stderr.decode()
+        assert Job.objects.filter(status=JobStatus.READY, dispatched_at__isnull=False).count() == launched
+        assert amqp.queue_info(job_queue("default"))[0] == launched
     finally:
         amqp.delete_queue(job_queue("default"))
