@@ -38,6 +38,19 @@ class TestLaunch:
         assert f'data-job-id="{job.pk}"' in body
         assert "hx-trigger" in body
 
+    def test_the_panel_htmx_brings_has_forms_without_a_csrf_token_of_their_own(self, client, alice, settings):
+        # htmx sends the page's token (or jobs_ui.js the cookie's), as for a poll.
+        client.force_login(alice)
+        response = client.post(URL, {"payload": payload_for(alice)}, headers=HX)
+        body = response.content.decode()
+        assert "/cancel/" in body
+        assert "csrfmiddlewaretoken" not in body
+        assert "csrftoken" not in response.cookies
+        settings.CSRF_COOKIE_HTTPONLY = True
+        kept = client.post(URL, {"payload": payload_for(alice)}, headers=HX).content.decode()
+        assert "/cancel/" in kept
+        assert 'name="csrfmiddlewaretoken"' in kept
+
     def test_without_javascript_redirects_to_the_job_page(self, client, alice):
         client.force_login(alice)
         response = client.post(URL, {"payload": payload_for(alice)})

@@ -21,6 +21,9 @@ from jobs_ui.models import Job, JobStatus
 # A READY attempt a message was published for: (job id, attempts, task path).
 Wanted = tuple[uuid.UUID, int | None, str | None]
 
+# The most rows one dispatch mark names on SQLite (two parameters each).
+MARKS_PER_STATEMENT = 500
+
 _subqueries: dict[tuple[str, Hashable, int], tuple[str, list[Any]]] = {}
 
 
@@ -145,10 +148,10 @@ def _prepared_defaults(alias: str) -> dict[str, tuple[Any, Any]]:
 
 
 def mark_dispatched(alias: str, attempts: Sequence[tuple[Any, int]]) -> None:
-    """PostgreSQL: set ``dispatched_at`` of the rows still READY in these ``(job id, attempts)``.
+    """Set ``dispatched_at`` of the rows still READY in these ``(job id, attempts)``.
 
-    Rows a worker is claiming right now are skipped, and the mark is committed without
-    waiting for the disk: see ``jobs_ui.jobs.marks.mark_dispatched``.
+    On PostgreSQL, rows a worker is claiming right now are skipped, and the mark is committed
+    without waiting for the disk: see ``jobs_ui.jobs.marks.mark_dispatched``.
     """
     connection = connections[alias]
     ids = [Job._meta.pk.get_db_prep_value(job_id, connection) for job_id, _ in attempts]
@@ -160,6 +163,17 @@ def mark_dispatched(alias: str, attempts: Sequence[tuple[Any, int]]) -> None:
         quote(alias, "dispatched_at"),
         quote(alias, "attempts"),
     )
+    if connection.vendor != "postgresql":
+        with write_turn(alias), transaction.atomic(using=alias), bound_cursor(alias) as cursor:
+            for start in range(0, len(ids), MARKS_PER_STATEMENT):
+                chunk = range(start, min(start + MARKS_PER_STATEMENT, len(ids)))
+                which = " OR ".join([f"{pk} = %s AND {attempt} = %s"] * len(chunk))
+                cursor.execute(
+                    f"UPDATE {jobs} SET {dispatched} = {now_sql(alias)} "
+                    f"WHERE {status} = %s AND {dispatched} IS NULL AND ({which})",
+                    [JobStatus.READY.value, *(value for i in chunk for value in (ids[i], numbers[i]))],
+                )
+        return
     with transaction.atomic(using=alias), connection.cursor() as cursor:
         cursor.execute("SET LOCAL synchronous_commit TO OFF")
         cursor.execute(

@@ -147,7 +147,6 @@ def panel_context(
     *,
     notice: str = "",
     result_retries: int = 0,
-    polled: bool = False,
     etag: str = "",
 ) -> dict[str, Any]:
     task = task_or_none(job)
@@ -187,7 +186,7 @@ def panel_context(
         "rerun_url": job_url("job_rerun", job.pk) if can_rerun else "",
         "share_url": request.build_absolute_uri(page_url) if job.public and owner else "",
         "poll_ms": max(100, round(poll_interval * 1000)),
-        "form_csrf": not polled or not _script_reads_csrf_cookie(),
+        "form_csrf": not getattr(request, "htmx", False) or not _script_reads_csrf_cookie(),
         **_result_context(job, task, viewer),
     }
     if not job.is_finished:
@@ -200,10 +199,10 @@ def panel_context(
 
 
 def _script_reads_csrf_cookie() -> bool:
-    # Only htmx polls, and its requests carry the CSRF token: hx-headers on <body> (README),
-    # else jobs_ui.js sends the CSRF cookie's. So a polled panel's forms go without a token
-    # of their own, which spares masking one and setting the cookie again on every change;
-    # unless the script cannot read the cookie.
+    # A panel that htmx brings (a poll, a launch, a cancel) is on a page with htmx, whose
+    # requests carry the CSRF token: hx-headers on <body> (README), else jobs_ui.js sends
+    # the CSRF cookie's. So its forms go without a token of their own, which spares masking
+    # one and setting the cookie again on every answer; unless the script cannot read the cookie.
     return not settings.CSRF_USE_SESSIONS and not settings.CSRF_COOKIE_HTTPONLY
 
 
@@ -223,12 +222,11 @@ def render_panel(
     *,
     notice: str = "",
     status: int = 200,
-    polled: bool = False,
     etag: str = "",
 ) -> HttpResponse:
     """The panel partial for ``job`` as an HTTP response; ``etag`` if the caller has it already."""
     viewer = viewer or Viewer.from_request(request)
-    context = panel_context(request, job, viewer, notice=notice, polled=polled, etag=etag)
+    context = panel_context(request, job, viewer, notice=notice, etag=etag)
     return HttpResponse(render_to_string(PANEL_TEMPLATE, context, request=request), status=status)
 
 
@@ -260,7 +258,7 @@ def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     """What the panel polls: 304 while nothing changed, 286 with the final fragment once finished."""
     viewer, job = watched_job(request, job_id, request.GET.get("v"))
     if job.is_finished:
-        context = panel_context(request, job, viewer, result_retries=_result_retries(request), polled=True)
+        context = panel_context(request, job, viewer, result_retries=_result_retries(request))
         html = render_to_string(PANEL_TEMPLATE, context, request=request)
         if "poll_url" in context:
             return HttpResponse(html)  # The result could not be read: the panel asks again later.
@@ -271,7 +269,7 @@ def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
         not_modified = HttpResponseNotModified()
         not_modified["ETag"] = etag
         return not_modified
-    response = render_panel(request, job, viewer, polled=True, etag=etag)
+    response = render_panel(request, job, viewer, etag=etag)
     response["ETag"] = etag
     return response
 

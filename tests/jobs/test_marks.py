@@ -9,6 +9,7 @@ import pytest
 from django.db import connection
 from django.utils import timezone
 
+from jobs_ui.db import statements
 from jobs_ui.jobs import marks
 from jobs_ui.models import Job, JobStatus
 from tests.helpers import claimed, make_job, ready_jobs
@@ -41,6 +42,12 @@ class TestMarkDispatched:
         assert marked(named, other, running) == [True, False, False]
         assert Job.objects.get(pk=already.pk).dispatched_at == EARLIER
         marks.mark_dispatched([])
+
+    def test_more_marks_than_one_statement_names_are_all_written(self, monkeypatch):
+        monkeypatch.setattr(statements, "MARKS_PER_STATEMENT", 2)
+        jobs = ready_jobs(5)
+        marks.mark_dispatched([(job.pk, 0) for job in jobs[:4]])
+        assert marked(*jobs) == [True, True, True, True, False]
 
     @pytest.mark.skipif(connection.vendor != "postgresql", reason="Row locks held by another session: PostgreSQL")
     @pytest.mark.django_db(transaction=True)
