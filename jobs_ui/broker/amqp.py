@@ -348,10 +348,10 @@ class QueueConsumer:
 class ConfirmingPublisher:
     """Publishes persistent messages without waiting for each confirm; use it from one thread.
 
-    ``publish()`` sends and returns; ``poll()`` reads the broker's confirms and returns the
-    keys it settled: ``(confirmed, returned, nacked)``. Returned means no queue took
-    the message (``mandatory``). Messages not settled when the connection fails are
-    none of these.
+    ``publish()`` queues a message and returns; ``poll()`` sends what is queued, reads the
+    broker's confirms and returns the keys they settled: ``(confirmed, returned, nacked)``.
+    Returned means no queue took the message (``mandatory``). Messages not settled when the
+    connection fails are none of these.
     """
 
     def __init__(self) -> None:
@@ -392,17 +392,12 @@ class ConfirmingPublisher:
         self._next_tag += 1
 
     def poll(self, timeout: float) -> tuple[list[str], list[str], list[str]]:
-        """Wait up to ``timeout`` seconds for confirms (less after a ``wake()``)."""
+        """Send what waits to be sent, and wait up to ``timeout`` seconds for confirms."""
         with _errors():
             self._connection.process_data_events(time_limit=timeout)
         settled = self._confirmed, self._unroutable, self._nacked
         self._confirmed, self._unroutable, self._nacked = [], [], []
         return settled
-
-    def wake(self) -> None:
-        """End a ``poll()`` early; the only method safe to call from another thread."""
-        with contextlib.suppress(pe.AMQPError, AttributeError):
-            self._connection.add_callback_threadsafe(lambda: None)
 
     def close(self) -> None:
         if self._connection is not None:
