@@ -11,7 +11,7 @@ from jobs_ui import stores
 from jobs_ui.broker import amqp, dispatch
 from jobs_ui.conf import get_config
 from jobs_ui.executors import thread_executor
-from jobs_ui.views import links, watching
+from jobs_ui.views import links, standing, watching
 
 
 @receiver(request_started)
@@ -35,6 +35,7 @@ def _reset_config(*, setting: str, **kwargs: Any) -> None:
         stores.get_result_store.cache_clear()
         amqp.reset()
         dispatch.reset()
+        standing.reset()
     elif setting == "ROOT_URLCONF":
         links.reset()
     elif setting == "AUTH_USER_MODEL":

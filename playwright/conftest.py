@@ -19,6 +19,9 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
+# Worker subprocesses against the live server's database (start_worker, lines).
+from tests.worker_fixtures import *  # noqa: F403
+
 # Fail in seconds, not the default 30 s: every step here takes well under a second.
 expect.set_options(timeout=10_000)
 

@@ -14,7 +14,10 @@ from tests.worker_fixtures import *  # noqa: F403
 
 @pytest.fixture(autouse=True)
 def _isolate_jobs():
-    """Fresh gates per test; this process's thread pool stopped after each test."""
+    """Fresh gates and standings per test; this process's thread pool stopped after each test."""
+    from jobs_ui.views import standing
+
+    standing.reset()
     tasks.gates.clear()
     tasks.calls.clear()
     tasks.shutdown.clear()

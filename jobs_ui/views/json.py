@@ -16,6 +16,8 @@ from jobs_ui.jobs.cancel import shown_error_message
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.access import get_visible_job
+from jobs_ui.views.standing import Standing, standing
+from jobs_ui.views.standing import payload as standing_payload
 from jobs_ui.views.viewer import Viewer
 from jobs_ui.views.watching import watched_job
 
@@ -26,7 +28,10 @@ def _iso(value: Any) -> str | None:
     return value.isoformat() if value is not None else None
 
 
-def job_payload(job: Job, *, staff: bool = False, name_canceller: bool = False) -> dict[str, Any]:
+def job_payload(
+    job: Job, *, staff: bool = False, name_canceller: bool = False, where: Standing | None = None
+) -> dict[str, Any]:
+    """A job as the JSON endpoints show it; with ``where``, where it stands while unfinished."""
     payload: dict[str, Any] = {
         "id": str(job.pk),
         "task": job.task_path,
@@ -44,6 +49,8 @@ def job_payload(job: Job, *, staff: bool = False, name_canceller: bool = False) 
         "started_at": _iso(job.started_at),
         "finished_at": _iso(job.finished_at),
     }
+    if where is not None and not job.is_finished:
+        payload["standing"] = standing_payload(job, where)
     if job.error_class:
         message = shown_error_message(job, name_canceller=name_canceller)
         payload["error"] = {"class": job.error_class, "message": message}
@@ -88,7 +95,10 @@ def job_status(request: HttpRequest, job_id: uuid.UUID) -> JsonResponse:
     # What a panel shows of a waiting or running job is what the payload shows (the traceback,
     # for staff only, is read when asked for).
     viewer, job = watched_job(request, job_id)
-    return JsonResponse(job_payload(job, staff=viewer.is_staff, name_canceller=viewer.is_staff or viewer.owns(job)))
+    payload = job_payload(
+        job, staff=viewer.is_staff, name_canceller=viewer.is_staff or viewer.owns(job), where=standing(job, reads=1)
+    )
+    return JsonResponse(payload)
 
 
 @never_cache

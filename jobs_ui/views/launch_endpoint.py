@@ -17,6 +17,7 @@ from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJo
 from jobs_ui.jobs.create import launch_with
 from jobs_ui.registry import resolve_task
 from jobs_ui.views.panel import render_panel
+from jobs_ui.views.standing import standing
 from jobs_ui.views.types import HtmxHttpRequest
 
 LAUNCH_SALT = "jobs_ui.launch"
@@ -94,5 +95,6 @@ def job_launch(request: HtmxHttpRequest) -> HttpResponse:
     except (InvalidJobArguments, InvalidTask) as e:
         return launch_error(request, str(e), status=400)
     if request.htmx:
-        return render_panel(request, job)
+        # Whether a worker is there to run it; its place is read by the panel's first poll.
+        return render_panel(request, job, where=standing(job, place=False))
     return redirect(job)

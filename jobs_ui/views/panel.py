@@ -29,6 +29,7 @@ from jobs_ui.models import Job, JobStatus
 from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.links import job_url
+from jobs_ui.views.standing import Standing, note, standing
 from jobs_ui.views.types import HtmxHttpRequest
 from jobs_ui.views.viewer import Viewer
 from jobs_ui.views.watching import watched_job
@@ -109,9 +110,10 @@ def _result_context(job: Job, task: JobTask | None, viewer: Viewer) -> dict[str,
     }
 
 
-def panel_etag(job: Job, viewer: Viewer) -> str:
+def panel_etag(job: Job, viewer: Viewer, where: Standing) -> str:
     """Changes whenever the panel would render differently for ``viewer``."""
     parts = [
+        where,
         job.status,
         job.attempts,
         job.progress_at,
@@ -148,8 +150,12 @@ def panel_context(
     notice: str = "",
     result_retries: int = 0,
     etag: str = "",
+    where: Standing | None = None,
 ) -> dict[str, Any]:
+    """What the panel partial renders; ``where`` the job stands, if the caller has read it already."""
     task = task_or_none(job)
+    if where is None:
+        where = standing(job)
     now = timezone.now()
     owner = viewer.owns(job)
     end = job.finished_at or now
@@ -180,6 +186,8 @@ def panel_context(
         "started_ms": _ms(job.started_at),
         "eta_seconds": eta[0] if eta else None,
         "eta_ms": _ms(eta[1]) if eta else None,
+        "standing": where,
+        "standing_note": note(job, where),
         "notice": notice,
         "job_url": page_url,
         "cancel_url": job_url("job_cancel", job.pk) if can_cancel else "",
@@ -191,7 +199,7 @@ def panel_context(
     }
     if not job.is_finished:
         context["poll_url"] = _poll_url(job, viewer)
-        context["etag"] = etag or panel_etag(job, viewer)
+        context["etag"] = etag or panel_etag(job, viewer, where)
     if job.is_finished and context.get("result_unavailable"):
         context["poll_url"] = _poll_url(job, viewer, r=str(result_retries + 1))
         context["poll_ms"] = min(RESULT_RETRY_MAX_MS, context["poll_ms"] * 2 ** (result_retries + 1))
@@ -223,10 +231,11 @@ def render_panel(
     notice: str = "",
     status: int = 200,
     etag: str = "",
+    where: Standing | None = None,
 ) -> HttpResponse:
-    """The panel partial for ``job`` as an HTTP response; ``etag`` if the caller has it already."""
+    """The panel partial for ``job`` as an HTTP response; ``etag`` and ``where`` it stands if the caller has them."""
     viewer = viewer or Viewer.from_request(request)
-    context = panel_context(request, job, viewer, notice=notice, etag=etag)
+    context = panel_context(request, job, viewer, notice=notice, etag=etag, where=where)
     return HttpResponse(render_to_string(PANEL_TEMPLATE, context, request=request), status=status)
 
 
@@ -264,12 +273,14 @@ def job_progress(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
             return HttpResponse(html)  # The result could not be read: the panel asks again later.
         final = HttpResponseStopPolling(html)
         return trigger_client_event(final, "jobs-ui:job-finished", {"id": str(job.pk), "status": job.status})
-    etag = panel_etag(job, viewer)
+    # At most one query more than the job's own read (jobs_ui.views.standing).
+    where = standing(job, reads=1)
+    etag = panel_etag(job, viewer, where)
     if etag in parse_etags(request.headers.get("If-None-Match", "")):
         not_modified = HttpResponseNotModified()
         not_modified["ETag"] = etag
         return not_modified
-    response = render_panel(request, job, viewer, etag=etag)
+    response = render_panel(request, job, viewer, etag=etag, where=where)
     response["ETag"] = etag
     return response
 

@@ -35,6 +35,13 @@ POLLED_FIELDS = (
     "started_at",
     "error_class",
     "error_message",
+    # Where it stands (jobs_ui.views.standing): its place in its queue, and its worker.
+    "queue_name",
+    "executor",
+    "priority",
+    "run_after",
+    "worker_id",
+    "max_attempts",
 )
 # And once it has finished: what its final panel shows.
 FINISHED_FIELDS = ("result", "result_expires_at", "error_traceback")
