@@ -35,6 +35,10 @@ NUMBERS = (
 )
 
 
+# The shortest bearer token accepted for the health endpoints.
+MIN_HEALTH_TOKEN = 20
+
+
 @register(Tags.compatibility)
 def check_settings(**kwargs: Any) -> list[CheckMessage]:
     messages: list[CheckMessage] = []
@@ -80,6 +84,15 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             Error(
                 f"JOBS_UI['MAX_UNFINISHED_JOBS_PER_USER'] must be None or a whole number >= 1, not {cap!r}.",
                 hint="None removes the limit.",
+                id="jobs_ui.E006",
+            )
+        )
+    token = config["HEALTH_TOKEN"]
+    if token is not None and (not isinstance(token, str) or len(token) < MIN_HEALTH_TOKEN):
+        messages.append(
+            Error(
+                f"JOBS_UI['HEALTH_TOKEN'] must be None or a string of at least {MIN_HEALTH_TOKEN} characters.",
+                hint="Use a long random secret (python -c 'import secrets; print(secrets.token_urlsafe())').",
                 id="jobs_ui.E006",
             )
         )

@@ -59,6 +59,9 @@ DEFAULTS: dict[str, Any] = {
     # Seconds a job in the process pool gets, after its timeout or a cancel
     # request, to stop by itself before its process is killed.
     "HARD_STOP_GRACE": 5.0,
+    # A secret that monitoring sends as "Authorization: Bearer <token>" to read
+    # /jobs/health.json and /jobs/metrics; None: staff only.
+    "HEALTH_TOKEN": None,
 }
 
 

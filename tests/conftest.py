@@ -39,6 +39,24 @@ def bob(django_user_model):
 
 
 @pytest.fixture
+def signed_in(django_user_model):
+    """``signed_in(client, kind)``: ``client`` signed in as a new user of that kind: "user", "staff" (no
+    permission), "staff-reader" (``jobs_ui.view_job``), "staff-actor" (and ``jobs_ui.change_job``), "superuser"."""
+    from django.contrib.auth.models import Permission
+
+    def sign_in(client, kind):
+        user = django_user_model.objects.create_user(
+            kind, password="pw", is_staff=kind != "user", is_superuser=kind == "superuser"
+        )
+        codenames = {"staff-reader": ["view_job"], "staff-actor": ["view_job", "change_job"]}.get(kind, [])
+        user.user_permissions.add(*Permission.objects.filter(content_type__app_label="jobs_ui", codename__in=codenames))
+        client.force_login(user)
+        return user
+
+    return sign_in
+
+
+@pytest.fixture
 def staff(django_user_model):
     return django_user_model.objects.create_user("staff", password="pw", is_staff=True)
 

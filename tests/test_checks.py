@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import pytest
 from django.core.checks import Error, Warning
 from django.db.backends.dummy.base import DatabaseWrapper as DummyDatabaseWrapper
 from django.test import SimpleTestCase, override_settings
@@ -147,3 +148,16 @@ def test_e007_the_jobs_database_must_be_postgresql_or_sqlite():
             id="jobs_ui.E007",
         )
     ]
+
+
+@pytest.mark.parametrize("token", ["short", 12345678901234567890123, ""])
+def test_e006_a_health_token_too_short_or_not_text(settings, token):
+    settings.JOBS_UI = {"HEALTH_TOKEN": token}
+    [error] = check_settings()
+    assert error.id == "jobs_ui.E006"
+    assert "HEALTH_TOKEN" in error.msg
+
+
+def test_a_long_health_token_passes(settings):
+    settings.JOBS_UI = {"HEALTH_TOKEN": "x" * 20}
+    assert check_settings() == []

@@ -49,7 +49,7 @@ def queue_stats() -> list[QueueStats]:
     for name in names:
         row: dict[str, Any] = rows.get(name, {})
         oldest = row.get("oldest")
-        messages, consumers = _broker(name)
+        messages, consumers = broker_counts(name)
         stats.append(
             QueueStats(
                 name=name,
@@ -130,7 +130,8 @@ def _dead_letter(message: amqp.Message) -> DeadLetter:
     )
 
 
-def _broker(name: str) -> tuple[int | None, int | None]:
+def broker_counts(name: str) -> tuple[int | None, int | None]:
+    """Messages and consumers of the queue ``name`` in RabbitMQ; None without a broker (or when it cannot be asked)."""
     if not get_config()["AMQP_URL"]:
         return None, None
     try:

@@ -1,0 +1,162 @@
+"""The staff dashboard at ``staff/``: workers and queues, each section a partial that refreshes itself.
+
+Staff with ``jobs_ui.view_job`` read it; ``jobs_ui.change_job`` acts (purging stopped workers);
+superusers do everything; other users get 403, anonymous visitors the login page.
+"""
+
+from __future__ import annotations
+
+import functools
+import logging
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from django.contrib import messages
+from django.contrib.auth.views import redirect_to_login
+from django.core.exceptions import PermissionDenied
+from django.http import HttpRequest, HttpResponse
+from django.shortcuts import redirect, render
+from django.template.loader import render_to_string
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.translation import gettext as _
+from django.utils.translation import ngettext
+from django.views.decorators.cache import never_cache
+from django.views.decorators.http import require_GET, require_POST
+
+from jobs_ui.broker.queues import broker_counts
+from jobs_ui.health import QueueHealth, read_health
+from jobs_ui.models import Job, Worker, WorkerState
+from jobs_ui.views.types import HtmxHttpRequest
+
+logger = logging.getLogger(__name__)
+
+STAFF_TEMPLATE = "jobs_ui/staff.html"
+READ_PERMISSION = "jobs_ui.view_job"
+ACT_PERMISSION = "jobs_ui.change_job"
+# Milliseconds between two refreshes of a section (none while the tab is hidden).
+REFRESH_MS = 5000
+# Stopped, crashed and lost workers shown below the live ones (the newest); the rest are counted.
+ENDED_SHOWN = 20
+ENDED = (WorkerState.STOPPED, WorkerState.CRASHED, WorkerState.LOST)
+
+
+def staff_only(permission: str) -> Callable[[Callable[..., HttpResponse]], Callable[..., HttpResponse]]:
+    """Anonymous: the login page (403 for htmx); signed in without staff status and ``permission``: 403."""
+
+    def decorator(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+        @functools.wraps(view)
+        def wrapper(request: HtmxHttpRequest, *args: Any, **kwargs: Any) -> HttpResponse:
+            user: Any = request.user
+            if not user.is_authenticated:
+                if request.htmx:
+                    return HttpResponse(status=403)
+                return redirect_to_login(request.get_full_path())
+            if not (user.is_staff and user.has_perm(permission)):
+                raise PermissionDenied(_("Staff only."))
+            return view(request, *args, **kwargs)
+
+        return wrapper
+
+    return decorator
+
+
+@dataclass(slots=True)
+class WorkerRow:
+    worker: Worker
+    state: WorkerState
+    silent_seconds: float
+    busy: list[tuple[str, str]] = field(default_factory=list)
+    """``(job id, task name)`` of the jobs it runs."""
+
+
+@dataclass(slots=True)
+class QueueRow:
+    health: QueueHealth
+    deferred: int
+    messages: int | None
+    consumers: int | None
+
+
+def workers_context() -> dict[str, Any]:
+    now = timezone.now()
+    live = list(Worker.objects.filter(state__in=[WorkerState.ONLINE, WorkerState.STOPPING]).order_by("-started_at"))
+    ended = list(Worker.objects.filter(state__in=ENDED).order_by("-started_at")[: ENDED_SHOWN + 1])
+    rows = {
+        worker.id: WorkerRow(worker, worker.health, max(0.0, (now - worker.heartbeat_at).total_seconds()))
+        for worker in [*live, *ended[:ENDED_SHOWN]]
+    }
+    for worker_id, job_id, task_path in (
+        Job.objects.running().filter(worker_id__in=list(rows)).values_list("worker_id", "pk", "task_path")
+    ):
+        rows[worker_id].busy.append((str(job_id), task_path.rpartition(".")[2]))
+    purgeable = Worker.objects.filter(state__in=ENDED).count()
+    return {
+        "worker_rows": list(rows.values()),
+        "more_ended": len(ended) > ENDED_SHOWN,
+        "purgeable": purgeable,
+        "workers_url": reverse("jobs_ui:staff_workers"),
+        "purge_url": reverse("jobs_ui:staff_purge_workers"),
+    }
+
+
+def queues_context() -> dict[str, Any]:
+    rows = []
+    for queue in read_health().queues:
+        messages_count, consumers = broker_counts(queue.name)
+        rows.append(QueueRow(queue, queue.ready - queue.due, messages_count, consumers))
+    return {
+        "queue_rows": rows,
+        "queues_url": reverse("jobs_ui:staff_queues"),
+        "broker": any(row.messages is not None for row in rows),
+    }
+
+
+def _context(request: HttpRequest) -> dict[str, Any]:
+    user: Any = request.user
+    return {"refresh_ms": REFRESH_MS, "can_act": user.has_perm(ACT_PERMISSION)}
+
+
+@never_cache
+@require_GET
+@staff_only(READ_PERMISSION)
+def staff_dashboard(request: HtmxHttpRequest) -> HttpResponse:
+    """The dashboard: workers, then queues."""
+    context = {**_context(request), **workers_context(), **queues_context()}
+    return render(request, STAFF_TEMPLATE, context)
+
+
+@never_cache
+@require_GET
+@staff_only(READ_PERMISSION)
+def staff_workers(request: HtmxHttpRequest) -> HttpResponse:
+    """The workers section, as its refresh fetches it."""
+    context = {**_context(request), **workers_context()}
+    return HttpResponse(render_to_string(STAFF_TEMPLATE + "#workers", context, request=request))
+
+
+@never_cache
+@require_GET
+@staff_only(READ_PERMISSION)
+def staff_queues(request: HtmxHttpRequest) -> HttpResponse:
+    """The queues section, as its refresh fetches it."""
+    context = {**_context(request), **queues_context()}
+    return HttpResponse(render_to_string(STAFF_TEMPLATE + "#queues", context, request=request))
+
+
+@require_POST
+@staff_only(ACT_PERMISSION)
+def staff_purge_workers(request: HtmxHttpRequest) -> HttpResponse:
+    """Delete the rows of stopped, crashed and lost workers; a silent worker still marked online keeps its row
+    (it may only be frozen) until a worker's recovery marks it lost."""
+    purged, _by_model = Worker.objects.filter(state__in=ENDED).delete()
+    logger.info("%s purged %d stopped worker row(s)", request.user, purged)
+    notice = ngettext("Purged %(count)d stopped worker.", "Purged %(count)d stopped workers.", purged) % {
+        "count": purged
+    }
+    if request.htmx:
+        context = {**_context(request), **workers_context(), "notice": notice}
+        return HttpResponse(render_to_string(STAFF_TEMPLATE + "#workers", context, request=request))
+    messages.success(request, notice)
+    return redirect("jobs_ui:staff")
