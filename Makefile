@@ -34,10 +34,11 @@ NO_PYTHON = \
 	echo >&2 "    Debian 13 / Ubuntu 24.04:  apt-get install python3 python3-venv"; \
 	echo >&2 "    pyenv:                     pyenv install 3.13"
 
-.PHONY: help venv python demo test lint chromium clean
+.PHONY: help venv python demo demo-worker test lint chromium clean
 
 help:
 	@echo "make demo    run the demo site on http://127.0.0.1:8000/ (creates .venv, migrates, prints demo users)"
+	@echo "make demo-worker  in a second terminal: a worker process for the demo's worker jobs"
 	@echo "make test    lint, then pytest on PostgreSQL and SQLite, then the browser tests"
 	@echo "make lint    ruff check, ruff format --check, mypy"
 	@echo "make venv    create .venv and install the package with its test extra"
@@ -67,6 +68,10 @@ demo: venv
 	DJANGO_SETTINGS_MODULE=demo.settings $(BIN)/python manage.py migrate
 	DJANGO_SETTINGS_MODULE=demo.settings $(BIN)/python manage.py demo_users
 	DJANGO_SETTINGS_MODULE=demo.settings $(BIN)/python manage.py runserver 127.0.0.1:8000
+
+# In a second terminal, beside `make demo`: a worker process for the demo's worker jobs.
+demo-worker: venv
+	DJANGO_SETTINGS_MODULE=demo.settings $(BIN)/python manage.py jobs_ui_worker --label demo-worker
 
 # The browser tests drive Debian's Chromium; install it when it is missing.
 chromium:

@@ -116,3 +116,13 @@ def build_status_report(context: JobContext) -> dict[str, Any]:
         status[service] = "degraded" if service == "search" else "operational"
         context.progress(number, len(services), f"Checked {service}")
     return {"services": status, "summary": "All systems operational except search (degraded)."}
+
+
+@task(takes_context=True, executor="worker", label="Render the monthly report")
+def render_monthly_report(context: JobContext, pages: int = 12) -> dict[str, int]:
+    """A worker job: it waits for a jobs_ui_worker process (make demo-worker) and says so while none runs."""
+    for page in range(1, pages + 1):
+        context.check_cancelled()
+        step()
+        context.progress(page, pages, f"Rendered page {page} of {pages}")
+    return {"pages": pages}

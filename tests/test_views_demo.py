@@ -61,10 +61,20 @@ class TestHome:
             "demo.tasks.rebuild_index",
             "demo.tasks.crawl_intranet",
             "demo.tasks.build_status_report",
+            "demo.tasks.render_monthly_report",
         }
         assert all(p["u"] == str(alice.pk) for p in payloads)
         assert 'hx-post="/demo/count/"' in body
         assert "<script>" not in body
+
+    def test_the_worker_demo_says_it_waits_for_a_worker(self, client, alice):
+        client.force_login(alice)
+        body = client.get("/").content.decode()
+        [payload] = [
+            p for p in re.findall(r'name="payload" value="([^"]+)"', body) if "render_monthly" in str(unsign_launch(p))
+        ]
+        panel = client.post("/jobs/launch/", {"payload": payload}, headers={"HX-Request": "true"}).content.decode()
+        assert "No worker is running jobs of this kind right now" in panel
 
 
 class TestCountStart:

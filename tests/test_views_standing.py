@@ -201,6 +201,18 @@ class TestRunning:
         assert payload["worker_silent"] is True
         assert payload["will_retry"] is (max_attempts == 2)
 
+    def test_a_worker_that_came_up_after_the_workers_were_read_is_not_taken_for_silent(self, client, alice):
+        job = waiting(alice)
+        client.force_login(alice)
+        assert NO_WORKER in panel(client, job)  # the workers are read now, and kept for a few seconds
+        worker_row("new", label="fresh worker")
+        Job.objects.filter(pk=job.pk).update(
+            status=JobStatus.RUNNING, attempts=1, worker_id="new", started_at=timezone.now()
+        )
+        body = client.get(f"/jobs/{job.pk}/progress/", headers=HX).content.decode()
+        assert STOPPED_ANSWERING not in body
+        assert "fresh worker" in body
+
     def test_a_worker_no_longer_online_is_silent(self, client, alice):
         worker_row(state=WorkerState.CRASHED)
         job = waiting(alice, status=JobStatus.RUNNING, attempts=1, worker_id="w1", started_at=timezone.now())

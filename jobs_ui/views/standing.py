@@ -62,8 +62,17 @@ class _Seen:
     heartbeat_at: datetime
 
 
+@dataclass(frozen=True, slots=True)
+class _Workers:
+    taken: float
+    """``time.monotonic()`` when read."""
+    read_at: datetime
+    """This clock when read: a heartbeat is judged late against it, not against now."""
+    rows: dict[str, _Seen]
+
+
 _lock = threading.Lock()
-_workers: tuple[float, dict[str, _Seen]] | None = None
+_workers: _Workers | None = None
 _places: dict[Any, tuple[float, int]] = {}
 
 
@@ -74,10 +83,16 @@ def standing(job: Job, *, place: bool = True, reads: int = 2) -> Standing:
         return NOTHING
     now = time.monotonic()
     refreshed, workers = _current_workers(now)
-    late = _late_before()
     if job.status == JobStatus.RUNNING:
-        return _running(job, workers.get(job.worker_id), late)
-    unserved = not any(_takes(seen, job, late) for seen in workers.values())
+        began = job.started_at or job.enqueued_at
+        if job.worker_id not in workers.rows and workers.read_at < began:
+            # Its worker may have come up after the workers were read: read them again, if a read is left.
+            if refreshed or reads < 1:
+                return NOTHING
+            refreshed, workers = _current_workers(now, force=True)
+        return _running(job, workers.rows.get(job.worker_id), _late_before(workers.read_at))
+    late = _late_before(workers.read_at)
+    unserved = not any(_takes(seen, job, late) for seen in workers.rows.values())
     ahead = None
     if place and not _deferred(job):
         ahead = _place(job, now, read=reads > (1 if refreshed else 0))
@@ -130,28 +145,33 @@ def reset() -> None:
         _places.clear()
 
 
-def _current_workers(now: float) -> tuple[bool, dict[str, _Seen]]:
+def _current_workers(now: float, *, force: bool = False) -> tuple[bool, _Workers]:
     # The workers that may take or run jobs: online, or stopping while they finish theirs.
     global _workers
     kept = _workers
-    if kept is not None and now - kept[0] < STANDING_TTL:
-        return False, kept[1]
+    if kept is not None and not force and now - kept.taken < STANDING_TTL:
+        return False, kept
+    read_at = timezone.now()
     rows = Worker.objects.filter(state__in=[WorkerState.ONLINE, WorkerState.STOPPING]).values_list(
         "id", "label", "kind", "queues", "state", "heartbeat_at"
     )
-    workers = {
-        worker_id: _Seen(label or worker_id, kind, frozenset(queues or ()), state, heartbeat_at)
-        for worker_id, label, kind, queues, state, heartbeat_at in rows
-    }
+    workers = _Workers(
+        now,
+        read_at,
+        {
+            worker_id: _Seen(label or worker_id, kind, frozenset(queues or ()), state, heartbeat_at)
+            for worker_id, label, kind, queues, state, heartbeat_at in rows
+        },
+    )
     with _lock:
-        _workers = (now, workers)
+        _workers = workers
     return True, workers
 
 
-def _late_before() -> datetime:
+def _late_before(read_at: datetime) -> datetime:
     config = get_config()
     late = min(config["HEARTBEAT_TIMEOUT"], LATE_BEATS * config["HEARTBEAT_INTERVAL"])
-    return timezone.now() - timedelta(seconds=late)
+    return read_at - timedelta(seconds=late)
 
 
 def _takes(seen: _Seen, job: Job, late: datetime) -> bool:
