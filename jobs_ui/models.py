@@ -177,6 +177,12 @@ class Job(models.Model):
                 condition=Q(status="READY"),
                 name="jobs_ui_job_ready_order_idx",
             ),
+            # The staff dashboard's last hour of finished jobs.
+            models.Index(
+                fields=["finished_at"],
+                condition=Q(finished_at__isnull=False),
+                name="jobs_ui_job_finished_idx",
+            ),
             # The dispatch sweep: READY worker jobs without a message in RabbitMQ.
             models.Index(
                 fields=["enqueued_at"],

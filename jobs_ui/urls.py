@@ -16,6 +16,7 @@ urlpatterns = [
     path("staff/", views.staff_dashboard, name="staff"),
     path("staff/workers/", views.staff_workers, name="staff_workers"),
     path("staff/queues/", views.staff_queues, name="staff_queues"),
+    path("staff/throughput/", views.staff_throughput, name="staff_throughput"),
     path("staff/workers/purge/", views.staff_purge_workers, name="staff_purge_workers"),
     path("<uuid:job_id>/", views.job_detail, name="job_detail"),
     path("<uuid:job_id>/progress/", views.job_progress, name="job_progress"),

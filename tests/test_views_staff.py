@@ -14,7 +14,7 @@ from tests.helpers import HX, make_job
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/jobs/staff/", "/jobs/staff/workers/", "/jobs/staff/queues/"]
+PAGES = ["/jobs/staff/", "/jobs/staff/workers/", "/jobs/staff/queues/", "/jobs/staff/throughput/"]
 PURGE = "/jobs/staff/workers/purge/"
 
 
@@ -114,9 +114,10 @@ class TestWorkers:
     def test_the_sections_refresh_every_5_seconds_while_visible(self, client, signed_in):
         signed_in(client, "staff-reader")
         body = client.get("/jobs/staff/").content.decode()
-        assert body.count("""hx-trigger="every 5000ms [document.visibilityState === 'visible']\"""") == 2
+        assert body.count("""hx-trigger="every 5000ms [document.visibilityState === 'visible']\"""") == 3
         assert 'hx-get="/jobs/staff/workers/"' in body
         assert 'hx-get="/jobs/staff/queues/"' in body
+        assert 'hx-get="/jobs/staff/throughput/"' in body
 
     def test_purge_deletes_ended_workers_only(self, client, signed_in):
         for state in (WorkerState.STOPPED, WorkerState.CRASHED, WorkerState.LOST):
@@ -152,3 +153,27 @@ class TestQueues:
         assert "3:0" in found["default"]
         assert 'class="jobs-ui-row-alert"' in found["reports"]
         assert 'class="jobs-ui-row-alert"' not in found["default"]
+
+
+@pytest.mark.parametrize("url", PAGES)
+def test_each_page_costs_the_same_few_queries_however_many_workers_and_jobs(client, signed_in, url):
+    from django.db import connection
+    from django.test.utils import CaptureQueriesContext
+
+    signed_in(client, "staff-reader")
+
+    def queries() -> int:
+        with CaptureQueriesContext(connection) as captured:
+            assert client.get(url).status_code == 200
+        return len(captured)
+
+    worker_row("w0")
+    make_job(executor="worker", status=JobStatus.RUNNING, worker_id="w0")
+    few = queries()
+    for i in range(1, 30):
+        worker_row(f"w{i}", queues=[f"q{i % 5}"], state=WorkerState.STOPPED if i % 3 == 0 else WorkerState.ONLINE)
+        make_job(executor="worker", status=JobStatus.RUNNING, worker_id=f"w{i}", queue_name=f"q{i % 5}")
+        make_job(executor="worker", queue_name=f"q{i % 7}")
+        make_job(status=JobStatus.SUCCESSFUL, started_at=timezone.now(), finished_at=timezone.now())
+    assert queries() == few
+    assert few <= 12

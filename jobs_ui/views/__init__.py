@@ -8,7 +8,13 @@ from jobs_ui.views.json import job_result, job_status
 from jobs_ui.views.launch_endpoint import job_launch
 from jobs_ui.views.pages import job_detail, job_list
 from jobs_ui.views.panel import job_progress, panel_response
-from jobs_ui.views.staff import staff_dashboard, staff_purge_workers, staff_queues, staff_workers
+from jobs_ui.views.staff import (
+    staff_dashboard,
+    staff_purge_workers,
+    staff_queues,
+    staff_throughput,
+    staff_workers,
+)
 
 __all__ = [
     "health_json",
@@ -25,5 +31,6 @@ __all__ = [
     "staff_dashboard",
     "staff_purge_workers",
     "staff_queues",
+    "staff_throughput",
     "staff_workers",
 ]

@@ -28,6 +28,8 @@ from django.views.decorators.http import require_GET, require_POST
 from jobs_ui.broker.queues import broker_counts
 from jobs_ui.health import QueueHealth, read_health
 from jobs_ui.models import Job, Worker, WorkerState
+from jobs_ui.templatetags.jobs_ui import jobs_ui_duration
+from jobs_ui.throughput import read_throughput
 from jobs_ui.views.types import HtmxHttpRequest
 
 logger = logging.getLogger(__name__)
@@ -113,6 +115,77 @@ def queues_context() -> dict[str, Any]:
     }
 
 
+# The throughput chart's drawing area, in SVG units: a bar per minute.
+CHART_WIDTH, CHART_HEIGHT, BAR_STEP = 600, 120, 10
+
+
+@dataclass(frozen=True, slots=True)
+class Bar:
+    x: int
+    succeeded_y: float
+    succeeded_height: float
+    failed_y: float
+    failed_height: float
+    title: str
+
+
+@dataclass(frozen=True, slots=True)
+class TaskRow:
+    name: str
+    task_path: str
+    finished: int
+    failed_percent: str
+    wait: str
+    run: str
+
+
+def _seconds(value: float | None) -> str:
+    if value is None:
+        return "–"
+    if value < 10:
+        return f"{value:.2f} s"
+    if value < 600:
+        return f"{value:.0f} s"
+    return jobs_ui_duration(value)
+
+
+def throughput_context() -> dict[str, Any]:
+    throughput = read_throughput()
+    tallest = max((minute.succeeded + minute.failed for minute in throughput.minutes), default=0) or 1
+    scale = CHART_HEIGHT / tallest
+    bars = []
+    for index, minute in enumerate(throughput.minutes):
+        succeeded, failed = minute.succeeded * scale, minute.failed * scale
+        title = _("%(time)s: %(succeeded)d succeeded, %(failed)d failed") % {
+            "time": timezone.localtime(minute.start).strftime("%H:%M"),
+            "succeeded": minute.succeeded,
+            "failed": minute.failed,
+        }
+        bottom = CHART_HEIGHT - succeeded
+        bars.append(Bar(index * BAR_STEP, bottom, succeeded, bottom - failed, failed, title))
+    tasks = [
+        TaskRow(
+            figures.task_path.rpartition(".")[2],
+            figures.task_path,
+            figures.finished,
+            f"{figures.failure_rate * 100:.0f} %",
+            f"{_seconds(figures.wait_p50)} / {_seconds(figures.wait_p95)}",
+            f"{_seconds(figures.run_p50)} / {_seconds(figures.run_p95)}",
+        )
+        for figures in throughput.tasks
+    ]
+    return {
+        "throughput": throughput,
+        "bars": bars,
+        "tallest": tallest,
+        "chart_width": CHART_WIDTH,
+        "chart_height": CHART_HEIGHT,
+        "bar_width": BAR_STEP - 2,
+        "task_rows": tasks,
+        "throughput_url": reverse("jobs_ui:staff_throughput"),
+    }
+
+
 def _context(request: HttpRequest) -> dict[str, Any]:
     user: Any = request.user
     return {"refresh_ms": REFRESH_MS, "can_act": user.has_perm(ACT_PERMISSION)}
@@ -122,8 +195,8 @@ def _context(request: HttpRequest) -> dict[str, Any]:
 @require_GET
 @staff_only(READ_PERMISSION)
 def staff_dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    """The dashboard: workers, then queues."""
-    context = {**_context(request), **workers_context(), **queues_context()}
+    """The dashboard: workers, queues, then the last hour's throughput."""
+    context = {**_context(request), **workers_context(), **queues_context(), **throughput_context()}
     return render(request, STAFF_TEMPLATE, context)
 
 
@@ -134,6 +207,15 @@ def staff_workers(request: HtmxHttpRequest) -> HttpResponse:
     """The workers section, as its refresh fetches it."""
     context = {**_context(request), **workers_context()}
     return HttpResponse(render_to_string(STAFF_TEMPLATE + "#workers", context, request=request))
+
+
+@never_cache
+@require_GET
+@staff_only(READ_PERMISSION)
+def staff_throughput(request: HtmxHttpRequest) -> HttpResponse:
+    """The throughput section, as its refresh fetches it."""
+    context = {**_context(request), **throughput_context()}
+    return HttpResponse(render_to_string(STAFF_TEMPLATE + "#throughput", context, request=request))
 
 
 @never_cache
