@@ -35,6 +35,7 @@ from web import (
     database_env,
     ensure_tools,
     fetch,
+    migrated_bench_user,
     serve,
     signed_in_sessions,
     stop,
@@ -61,20 +62,12 @@ def options() -> argparse.Namespace:
 
 def prepare() -> None:
     """In a process set up with bench.web_settings: migrate, make the user, its session and a button's payload."""
-    import django
-
-    django.setup()
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
+    user = migrated_bench_user()
     from django.middleware.csrf import _get_new_csrf_string
     from django.urls import reverse
 
     from jobs_ui.views.launch_endpoint import sign_launch
 
-    call_command("migrate", verbosity=0)
-    user_model = get_user_model()
-    user_model.objects.filter(username="bench").delete()
-    user = user_model.objects.create_user("bench", password="bench-password")
     payload = sign_launch("bench.tasks.noop", ["/dev/null"], {}, public=None, user_id=user.pk)
     state = {
         **signed_in_sessions(user),

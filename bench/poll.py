@@ -34,6 +34,7 @@ from web import (
     database_env,
     ensure_tools,
     fetch,
+    migrated_bench_user,
     serve,
     signed_in_sessions,
     stop,
@@ -61,22 +62,14 @@ def options() -> argparse.Namespace:
 
 def prepare() -> None:
     """In a process set up with bench.web_settings: migrate, make the user, the jobs and the session; print them."""
-    import django
-
-    django.setup()
+    user = migrated_bench_user()
     from datetime import timedelta
 
-    from django.contrib.auth import get_user_model
-    from django.core.management import call_command
     from django.utils import timezone
 
     from jobs_ui.models import Job, JobStatus
     from jobs_ui.views.viewer import Viewer
 
-    call_command("migrate", verbosity=0)
-    user_model = get_user_model()
-    user_model.objects.filter(username="bench").delete()
-    user = user_model.objects.create_user("bench", password="bench-password")
     now = timezone.now()
     common = {"task_path": "demo.tasks.count_to", "kwargs": {"n": 20}, "owner": user, "executor": "thread"}
     running = Job.objects.create(
@@ -129,7 +122,7 @@ def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[
         if status != 200 or "ETag" not in headers:
             raise RuntimeError(f"The poll answered {status} without an ETag")
         # A browser sends back the CSRF cookie that the job's page set.
-        page_headers = fetch(f"{base}/jobs/{state['running']}/", cookie)[1]
+        page_headers = fetch(f"{base}/jobs/{state['running']}/", {"Cookie": cookie["Cookie"]})[1]
         csrf = re.search(r"csrftoken=([^;]+)", page_headers.get("Set-Cookie", ""))
         if csrf is None:
             raise RuntimeError("The job's page set no CSRF cookie")

@@ -19,6 +19,7 @@ import time
 import urllib.error
 import urllib.request
 from pathlib import Path
+from typing import Any
 
 ROOT = Path(__file__).resolve().parent.parent
 PYTHON = sys.executable
@@ -39,6 +40,20 @@ def ensure_tools(script: str) -> None:
         sys.exit(f"{script} needs wrk: apt-get install -y wrk")
     if not (Path(PYTHON).parent / "gunicorn").exists():
         subprocess.run([PYTHON, "-m", "pip", "install", "-q", "gunicorn"], check=True)
+
+
+def migrated_bench_user() -> Any:
+    """In a process set up with bench.web_settings: Django set up, the database migrated, a new user "bench"."""
+    import django
+
+    django.setup()
+    from django.contrib.auth import get_user_model
+    from django.core.management import call_command
+
+    call_command("migrate", verbosity=0)
+    user_model = get_user_model()
+    user_model.objects.filter(username="bench").delete()
+    return user_model.objects.create_user("bench", password="bench-password")
 
 
 def signed_in_sessions(user: object) -> dict[str, str]:
