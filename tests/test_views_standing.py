@@ -219,6 +219,11 @@ class TestRunning:
         client.force_login(alice)
         assert STOPPED_ANSWERING in panel(client, job)
 
+    def test_a_running_job_without_a_worker_id_says_nothing_of_workers(self, client, alice):
+        job = waiting(alice, status=JobStatus.RUNNING, attempts=1, started_at=timezone.now() - timedelta(minutes=1))
+        client.force_login(alice)
+        assert 'data-testid="job-standing"' not in panel(client, job)
+
     def test_a_finished_job_says_nothing_of_workers(self, client, alice):
         job = waiting(alice, status=JobStatus.FAILED, attempts=1, worker_id="w1", finished_at=timezone.now())
         client.force_login(alice)

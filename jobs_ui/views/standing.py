@@ -84,6 +84,8 @@ def standing(job: Job, *, place: bool = True, reads: int = 2) -> Standing:
     now = time.monotonic()
     refreshed, workers = _current_workers(now)
     if job.status == JobStatus.RUNNING:
+        if not job.worker_id:
+            return NOTHING  # run by no known worker: nothing to say of it
         began = job.started_at or job.enqueued_at
         if job.worker_id not in workers.rows and workers.read_at < began:
             # Its worker may have come up after the workers were read: read them again, if a read is left.
