@@ -25,22 +25,20 @@ import argparse
 import json
 import os
 import subprocess
-import sys
-import tempfile
 from urllib.parse import urlencode
 
 from web import (
     PYTHON,
+    Figures,
+    Target,
     add_load_options,
     database_env,
-    ensure_tools,
-    fetch,
+    load_rounds,
     migrated_bench_user,
+    run,
     serve,
     signed_in_sessions,
     stop,
-    table,
-    wrk,
 )
 
 AMQP_URL = os.environ.get("BENCH_AMQP_URL", "amqp://guest:guest@localhost:5672/%2F")
@@ -90,7 +88,7 @@ def forget() -> None:
         amqp.delete_queue(queue)
 
 
-def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[str, float]]]:
+def measure(db: str, args: argparse.Namespace, tmp: str) -> Figures:
     env = database_env(db, tmp)
     made = subprocess.run([PYTHON, __file__, "--prepare"], env=env, capture_output=True, text=True, check=True)
     state = json.loads(made.stdout)
@@ -107,22 +105,12 @@ def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[
         launch = {**signed_in, "HX-Request": "true"}
         body = urlencode({"payload": state["payload"]})
         targets = {
-            "bare": (f"{bare_base}/bench/one-insert/", {}, ""),
-            "insert": (f"{base}/bench/one-insert/", signed_in, ""),
-            "launch": (base + state["launch_url"], launch, body),
-            "rabbitmq": (broker_base + state["launch_url"], launch, body),
+            "bare": Target(f"{bare_base}/bench/one-insert/", {}, body=""),
+            "insert": Target(f"{base}/bench/one-insert/", signed_in, body=""),
+            "launch": Target(base + state["launch_url"], launch, body=body),
+            "rabbitmq": Target(broker_base + state["launch_url"], launch, body=body),
         }
-        for case, (url, case_headers, case_body) in targets.items():
-            answered = fetch(url, case_headers, case_body)[0]
-            if answered != 200:
-                raise RuntimeError(f"{case}: {url} answered {answered}, not 200")
-        figures: dict[str, list[dict[str, float]]] = {case: [] for case, _label in CASES}
-        for round_number in range(args.rounds):
-            for case, _label in CASES:
-                url, case_headers, case_body = targets[case]
-                figures[case].append(wrk(url, case_headers, args, body=case_body))
-            print(f"  {db}: round {round_number + 1} of {args.rounds} done", file=sys.stderr)
-        return figures
+        return load_rounds(db, targets, CASES, args)
     finally:
         stop(server, bare, broker)
         subprocess.run([PYTHON, __file__, "--forget"], env=rabbitmq_env, check=True)
@@ -136,16 +124,7 @@ def main() -> None:
     if args.forget:
         forget()
         return
-    ensure_tools("bench/launch.py")
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="jobs_ui_launch_") as tmp:
-        for db in args.db.split(","):
-            results[db] = measure(db, args, tmp)
-    print(
-        f"\n{args.rounds} rounds of {args.seconds} s, wrk -c{args.connections}, gunicorn {args.workers} sync workers; "
-        "medians; × = over one INSERT in the demo's stack\n"
-    )
-    print(table(results, CASES, "insert"))
+    run(args, measure, script="bench/launch.py", cases=CASES, reference="insert")
 
 
 if __name__ == "__main__":

@@ -25,21 +25,20 @@ import argparse
 import json
 import re
 import subprocess
-import sys
-import tempfile
 
 from web import (
     PYTHON,
+    Figures,
+    Target,
     add_load_options,
     database_env,
-    ensure_tools,
     fetch,
+    load_rounds,
     migrated_bench_user,
+    run,
     serve,
     signed_in_sessions,
     stop,
-    table,
-    wrk,
 )
 
 CASES = [
@@ -108,7 +107,7 @@ def prepare() -> None:
     )
 
 
-def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[str, float]]]:
+def measure(db: str, args: argparse.Namespace, tmp: str) -> Figures:
     env = database_env(db, tmp)
     made = subprocess.run([PYTHON, __file__, "--prepare"], env=env, capture_output=True, text=True, check=True)
     state = json.loads(made.stdout)
@@ -128,33 +127,23 @@ def measure(db: str, args: argparse.Namespace, tmp: str) -> dict[str, list[dict[
             raise RuntimeError("The job's page set no CSRF cookie")
         cookie["Cookie"] += f"; csrftoken={csrf.group(1)}"
         targets = {
-            "bare": (f"{bare_base}/bench/one-select/{state['running']}/", {}),
-            "select": (f"{base}/bench/one-select/{state['running']}/", cookie),
-            "304": (poll, {**cookie, "If-None-Match": headers["ETag"]}),
-            "200": (poll, cookie),
-            "286": (f"{base}/jobs/{state['finished']}/progress/?v={state['token']}", cookie),
-            "status": (f"{base}/jobs/{state['running']}/status.json", cookie),
-            "cookie": (
+            "bare": Target(f"{bare_base}/bench/one-select/{state['running']}/", {}),
+            "select": Target(f"{base}/bench/one-select/{state['running']}/", cookie),
+            "304": Target(poll, {**cookie, "If-None-Match": headers["ETag"]}, answer=304),
+            "200": Target(poll, cookie),
+            "286": Target(f"{base}/jobs/{state['finished']}/progress/?v={state['token']}", cookie, answer=286),
+            "status": Target(f"{base}/jobs/{state['running']}/status.json", cookie),
+            "cookie": Target(
                 poll.replace(base, signed_base),
                 {
                     "Cookie": f"sessionid={state['cookie_session']}",
                     "HX-Request": "true",
                     "If-None-Match": headers["ETag"],
                 },
+                answer=304,
             ),
         }
-        expected = {"bare": 200, "select": 200, "304": 304, "200": 200, "286": 286, "status": 200, "cookie": 304}
-        for case, (url, case_headers) in targets.items():
-            answered = fetch(url, case_headers)[0]
-            if answered != expected[case]:
-                raise RuntimeError(f"{case}: {url} answered {answered}, not {expected[case]}")
-        figures: dict[str, list[dict[str, float]]] = {case: [] for case, _label in CASES}
-        for round_number in range(args.rounds):
-            for case, _label in CASES:
-                url, case_headers = targets[case]
-                figures[case].append(wrk(url, case_headers, args))
-            print(f"  {db}: round {round_number + 1} of {args.rounds} done", file=sys.stderr)
-        return figures
+        return load_rounds(db, targets, CASES, args)
     finally:
         stop(server, bare, signed)
 
@@ -164,16 +153,7 @@ def main() -> None:
     if args.prepare:
         prepare()
         return
-    ensure_tools("bench/poll.py")
-    results = {}
-    with tempfile.TemporaryDirectory(prefix="jobs_ui_poll_") as tmp:
-        for db in args.db.split(","):
-            results[db] = measure(db, args, tmp)
-    print(
-        f"\n{args.rounds} rounds of {args.seconds} s, wrk -c{args.connections}, gunicorn {args.workers} sync workers; "
-        "medians; × = over one SELECT in the demo's stack\n"
-    )
-    print(table(results, CASES, "select"))
+    run(args, measure, script="bench/poll.py", cases=CASES, reference="select")
 
 
 if __name__ == "__main__":

@@ -18,6 +18,8 @@ import tempfile
 import time
 import urllib.error
 import urllib.request
+from collections.abc import Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -185,3 +187,53 @@ def table(results: dict[str, dict[str, list[dict[str, float]]]], cases: list[tup
             cells.append(f"{rps:,.0f} | {rps / base:.2f} | {p50:.2f} / {p99:.2f}")
         lines.append(f"| {label} | " + " | ".join(cells) + " |")
     return "\n".join(lines)
+
+
+Figures = dict[str, list[dict[str, float]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Target:
+    """A request a case loads: a GET, or a POST of ``body``; ``answer`` is its status when all is well."""
+
+    url: str
+    headers: dict[str, str]
+    answer: int = 200
+    body: str | None = None
+
+
+def load_rounds(db: str, targets: dict[str, Target], cases: list[tuple[str, str]], args: argparse.Namespace) -> Figures:
+    """Check that each target answers as it should, then load every case in turn, ``args.rounds`` times."""
+    for case, target in targets.items():
+        answered = fetch(target.url, target.headers, target.body)[0]
+        if answered != target.answer:
+            raise RuntimeError(f"{case}: {target.url} answered {answered}, not {target.answer}")
+    figures: Figures = {case: [] for case, _label in cases}
+    for round_number in range(args.rounds):
+        for case, _label in cases:
+            target = targets[case]
+            figures[case].append(wrk(target.url, target.headers, args, body=target.body))
+        print(f"  {db}: round {round_number + 1} of {args.rounds} done", file=sys.stderr)
+    return figures
+
+
+def run(
+    args: argparse.Namespace,
+    measure: Callable[[str, argparse.Namespace, str], Figures],
+    *,
+    script: str,
+    cases: list[tuple[str, str]],
+    reference: str,
+) -> None:
+    """Measure each database of ``args.db`` and print the table, × over the case ``reference``."""
+    ensure_tools(script)
+    results = {}
+    with tempfile.TemporaryDirectory(prefix="jobs_ui_web_") as tmp:
+        for db in args.db.split(","):
+            results[db] = measure(db, args, tmp)
+    label = dict(cases)[reference]
+    print(
+        f"\n{args.rounds} rounds of {args.seconds} s, wrk -c{args.connections}, gunicorn {args.workers} sync workers; "
+        f"medians; × = over {label}\n"
+    )
+    print(table(results, cases, reference))

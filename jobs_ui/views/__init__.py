@@ -8,13 +8,7 @@ from jobs_ui.views.json import job_result, job_status
 from jobs_ui.views.launch_endpoint import job_launch
 from jobs_ui.views.pages import job_detail, job_list
 from jobs_ui.views.panel import job_progress, panel_response
-from jobs_ui.views.staff import (
-    staff_dashboard,
-    staff_purge_workers,
-    staff_queues,
-    staff_throughput,
-    staff_workers,
-)
+from jobs_ui.views.staff import staff_dashboard, staff_purge_workers, staff_section
 
 __all__ = [
     "health_json",
@@ -30,7 +24,5 @@ __all__ = [
     "panel_response",
     "staff_dashboard",
     "staff_purge_workers",
-    "staff_queues",
-    "staff_throughput",
-    "staff_workers",
+    "staff_section",
 ]

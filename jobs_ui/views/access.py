@@ -1,12 +1,22 @@
-"""Which jobs a request may see or act on: others' private jobs are a 404."""
+"""Which jobs a request may see or act on (others' private jobs are a 404), and what staff may do."""
 
 from __future__ import annotations
 
 import uuid
+from typing import Any
 
 from django.http import Http404, HttpRequest
 
 from jobs_ui.models import Job
+
+# Staff read the dashboard and the health endpoints with the first; they act with the second.
+READ_PERMISSION = "jobs_ui.view_job"
+ACT_PERMISSION = "jobs_ui.change_job"
+
+
+def staff_may(user: Any, permission: str) -> bool:
+    """Whether ``user`` is staff with ``permission`` (a superuser has every one)."""
+    return bool(user.is_authenticated and user.is_staff and user.has_perm(permission))
 
 
 def get_visible_job(request: HttpRequest, job_id: uuid.UUID | str) -> Job:

@@ -19,8 +19,8 @@ from django.views.decorators.http import require_safe
 
 from jobs_ui.conf import get_config
 from jobs_ui.health import Health, problems, read_health
+from jobs_ui.views.access import READ_PERMISSION, staff_may
 
-PERMISSION = "jobs_ui.view_job"
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 
 
@@ -32,7 +32,7 @@ def _refused(request: HttpRequest) -> HttpResponse | None:
         return None
     user: Any = getattr(request, "user", None)
     if user is not None and user.is_authenticated:
-        if user.is_staff and user.has_perm(PERMISSION):
+        if staff_may(user, READ_PERMISSION):
             return None
         return JsonResponse({"error": {"message": _("Staff only.")}}, status=403)
     response = JsonResponse({"error": {"message": _("Sign in as staff, or send the health token.")}}, status=401)

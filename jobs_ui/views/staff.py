@@ -30,13 +30,12 @@ from jobs_ui.health import QueueHealth, read_health
 from jobs_ui.models import Job, Worker, WorkerState
 from jobs_ui.templatetags.jobs_ui import jobs_ui_duration
 from jobs_ui.throughput import read_throughput
+from jobs_ui.views.access import ACT_PERMISSION, READ_PERMISSION, staff_may
 from jobs_ui.views.types import HtmxHttpRequest
 
 logger = logging.getLogger(__name__)
 
 STAFF_TEMPLATE = "jobs_ui/staff.html"
-READ_PERMISSION = "jobs_ui.view_job"
-ACT_PERMISSION = "jobs_ui.change_job"
 # Milliseconds between two refreshes of a section (none while the tab is hidden).
 REFRESH_MS = 5000
 # Stopped, crashed and lost workers shown below the live ones (the newest); the rest are counted.
@@ -55,7 +54,7 @@ def staff_only(permission: str) -> Callable[[Callable[..., HttpResponse]], Calla
                 if request.htmx:
                     return HttpResponse(status=403)
                 return redirect_to_login(request.get_full_path())
-            if not (user.is_staff and user.has_perm(permission)):
+            if not staff_may(user, permission):
                 raise PermissionDenied(_("Staff only."))
             return view(request, *args, **kwargs)
 
@@ -196,35 +195,31 @@ def _context(request: HttpRequest) -> dict[str, Any]:
 @staff_only(READ_PERMISSION)
 def staff_dashboard(request: HtmxHttpRequest) -> HttpResponse:
     """The dashboard: workers, queues, then the last hour's throughput."""
-    context = {**_context(request), **workers_context(), **queues_context(), **throughput_context()}
+    context = _context(request)
+    for section_context in SECTIONS.values():
+        context.update(section_context())
     return render(request, STAFF_TEMPLATE, context)
 
 
-@never_cache
-@require_GET
-@staff_only(READ_PERMISSION)
-def staff_workers(request: HtmxHttpRequest) -> HttpResponse:
-    """The workers section, as its refresh fetches it."""
-    context = {**_context(request), **workers_context()}
-    return HttpResponse(render_to_string(STAFF_TEMPLATE + "#workers", context, request=request))
+# What each section of the dashboard shows, by the name of its partial.
+SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
+    "workers": workers_context,
+    "queues": queues_context,
+    "throughput": throughput_context,
+}
 
 
 @never_cache
 @require_GET
 @staff_only(READ_PERMISSION)
-def staff_throughput(request: HtmxHttpRequest) -> HttpResponse:
-    """The throughput section, as its refresh fetches it."""
-    context = {**_context(request), **throughput_context()}
-    return HttpResponse(render_to_string(STAFF_TEMPLATE + "#throughput", context, request=request))
+def staff_section(request: HtmxHttpRequest, section: str) -> HttpResponse:
+    """One section of the dashboard (a key of ``SECTIONS``), as its refresh fetches it."""
+    return _render_section(request, section)
 
 
-@never_cache
-@require_GET
-@staff_only(READ_PERMISSION)
-def staff_queues(request: HtmxHttpRequest) -> HttpResponse:
-    """The queues section, as its refresh fetches it."""
-    context = {**_context(request), **queues_context()}
-    return HttpResponse(render_to_string(STAFF_TEMPLATE + "#queues", context, request=request))
+def _render_section(request: HtmxHttpRequest, section: str, **extra: Any) -> HttpResponse:
+    context = {**_context(request), **SECTIONS[section](), **extra}
+    return HttpResponse(render_to_string(f"{STAFF_TEMPLATE}#{section}", context, request=request))
 
 
 @require_POST
@@ -238,7 +233,6 @@ def staff_purge_workers(request: HtmxHttpRequest) -> HttpResponse:
         "count": purged
     }
     if request.htmx:
-        context = {**_context(request), **workers_context(), "notice": notice}
-        return HttpResponse(render_to_string(STAFF_TEMPLATE + "#workers", context, request=request))
+        return _render_section(request, "workers", notice=notice)
     messages.success(request, notice)
     return redirect("jobs_ui:staff")
