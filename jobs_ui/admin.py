@@ -1,14 +1,23 @@
-"""Read-only admin pages for jobs and workers; a worker that has gone silent shows as lost."""
+"""Read-only admin pages for jobs, workers and staff actions; a worker that has gone silent shows as lost.
+
+The staff actions on jobs (cancel, retry, requeue, run now) are admin actions too, for staff with
+``jobs_ui.change_job``, and are recorded as the dashboard's are.
+"""
 
 from __future__ import annotations
 
 from typing import Any
 
-from django.contrib import admin
+from django.contrib import admin, messages
 from django.db.models import Q, QuerySet
 from django.http import HttpRequest
+from django.utils.text import format_lazy
+from django.utils.translation import gettext as _
+from django.utils.translation import gettext_lazy, ngettext
 
-from jobs_ui.models import Job, Worker, WorkerState, silent_before
+from jobs_ui.jobs.staff_actions import ACTIONS, BULK_LIMIT, Action, act
+from jobs_ui.models import Job, StaffAction, Worker, WorkerState, silent_before
+from jobs_ui.views.access import ACT_PERMISSION, staff_may
 
 
 class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
@@ -19,6 +28,30 @@ class ReadOnlyAdmin(admin.ModelAdmin):  # type: ignore[type-arg]
         return False
 
 
+def _admin_action(action: Action) -> Any:
+    def run(model_admin: JobAdmin, request: HttpRequest, queryset: QuerySet[Job]) -> None:
+        count = queryset.count()
+        if count > BULK_LIMIT:
+            model_admin.message_user(
+                request,
+                _("Select at most %(limit)d jobs for one action.") % {"limit": BULK_LIMIT},
+                messages.ERROR,
+            )
+            return
+        outcome = act(action, queryset.order_by("-enqueued_at", "-id"), by=request.user, selection="admin")
+        notice = ngettext("%(action)s: %(count)d job.", "%(action)s: %(count)d jobs.", outcome.record.done) % {
+            "action": action.label,
+            "count": outcome.record.done,
+        }
+        for reason, skipped in outcome.skipped.items():
+            notice += " " + _("%(count)d left as they were: %(reason)s") % {"count": skipped, "reason": reason}
+        model_admin.message_user(request, notice, messages.SUCCESS if outcome.record.done else messages.WARNING)
+
+    run.__name__ = f"{action.name}_jobs"
+    description = format_lazy(gettext_lazy("{action} the selected jobs"), action=action.label)
+    return admin.action(description=description, permissions=["act"])(run)
+
+
 @admin.register(Job)
 class JobAdmin(ReadOnlyAdmin):
     list_display = ["id", "task_path", "status", "owner", "queue_name", "priority", "enqueued_at", "finished_at"]
@@ -26,6 +59,22 @@ class JobAdmin(ReadOnlyAdmin):
     search_fields = ["id", "task_path", "owner__username", "error_message"]
     date_hierarchy = "enqueued_at"
     list_select_related = ["owner"]
+    actions = [_admin_action(action) for action in ACTIONS.values()]
+
+    def has_act_permission(self, request: HttpRequest) -> bool:
+        """The dashboard's permission to act on jobs (``jobs_ui.change_job``, staff)."""
+        return staff_may(request.user, ACT_PERMISSION)
+
+
+@admin.register(StaffAction)
+class StaffActionAdmin(ReadOnlyAdmin):
+    list_display = ["at", "username", "action", "selection", "done", "skipped"]
+    list_filter = ["action"]
+    search_fields = ["username", "selection"]
+    date_hierarchy = "at"
+
+    def has_delete_permission(self, request: HttpRequest, obj: Any = None) -> bool:
+        return False
 
 
 class HealthFilter(admin.SimpleListFilter):

@@ -25,6 +25,10 @@ class JobNotCancellable(JobsUiException):
     """The job has already finished."""
 
 
+class JobActionRefused(JobsUiException):
+    """A job is not in a state that a staff action (retry, requeue, run now) applies to."""
+
+
 class TooManyJobs(JobsUiException):
     """The user already has ``MAX_UNFINISHED_JOBS_PER_USER`` unfinished jobs."""
 

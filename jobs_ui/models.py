@@ -150,6 +150,18 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     result_expires_at = models.DateTimeField(null=True, blank=True)
 
+    # The job a member of staff retried as this one (``jobs_ui.jobs.retry``).
+    retry_of = models.ForeignKey(
+        "self",
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="retries",
+        verbose_name=_("retry of"),
+        # A partial index ("jobs_ui_job_retry_of_idx") serves the few rows that have one.
+        db_index=False,
+    )
+
     objects = JobQuerySet.as_manager()
 
     class Meta:
@@ -177,6 +189,17 @@ class Job(models.Model):
                 condition=Q(status="READY"),
                 name="jobs_ui_job_ready_order_idx",
             ),
+            # The staff list of jobs, newest first: all of them, and by status or by task.
+            models.Index(fields=["-enqueued_at", "-id"], name="jobs_ui_job_enqueued_idx"),
+            models.Index(fields=["status", "-enqueued_at", "-id"], name="jobs_ui_job_status_idx"),
+            models.Index(fields=["task_path", "-enqueued_at", "-id"], name="jobs_ui_job_task_idx"),
+            # The staff dashboard's recent failures.
+            models.Index(
+                fields=["-finished_at"],
+                condition=Q(status="FAILED"),
+                name="jobs_ui_job_failed_idx",
+            ),
+            models.Index(fields=["retry_of"], condition=Q(retry_of__isnull=False), name="jobs_ui_job_retry_of_idx"),
             # The staff dashboard's last hour of finished jobs.
             models.Index(
                 fields=["finished_at"],
@@ -225,6 +248,39 @@ class Job(models.Model):
 
     def is_visible_to(self, user: Any) -> bool:
         return self.public or (user.is_authenticated and self.owner_id == user.pk)
+
+
+class StaffAction(models.Model):
+    """What a member of staff did to jobs or workers, by whom and when (``jobs_ui.jobs.staff_actions``)."""
+
+    at = models.DateTimeField(_("when"), db_default=Now())
+    user = models.ForeignKey(
+        settings.AUTH_USER_MODEL,
+        null=True,
+        blank=True,
+        on_delete=models.SET_NULL,
+        related_name="jobs_ui_staff_actions",
+        verbose_name=_("user"),
+    )
+    # Kept when the user's row is deleted.
+    username = models.CharField(_("username"), max_length=150)
+    action = models.CharField(_("action"), max_length=20)
+    # Which jobs: a selection, one job, or the filter of the staff list of jobs ("status=READY&queue=mail").
+    selection = models.CharField(_("selection"), max_length=500, blank=True, default="")
+    done = models.PositiveIntegerField(_("done"), default=0)
+    skipped = models.PositiveIntegerField(_("skipped"), default=0)
+    # The first ids acted on (jobs; workers for a purge), and the new jobs made by retries.
+    ids = models.JSONField(_("ids"), default=list, blank=True)
+    new_job_ids = models.JSONField(_("new jobs"), default=list, blank=True)
+
+    class Meta:
+        verbose_name = _("staff action")
+        verbose_name_plural = _("staff actions")
+        ordering = ["-at"]
+        indexes = [models.Index(fields=["-at"], name="jobs_ui_staffaction_at_idx")]
+
+    def __str__(self) -> str:
+        return f"{self.username}: {self.action} ({self.done})"
 
 
 class WorkerKind(models.TextChoices):

@@ -12,7 +12,8 @@ from django.test.utils import CaptureQueriesContext
 from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.views.pages import PAGE_SIZE, decode_cursor, encode_cursor
+from jobs_ui.views.keyset import decode_cursor, encode_cursor
+from jobs_ui.views.pages import PAGE_SIZE
 from tests.helpers import HX, make_job
 
 pytestmark = pytest.mark.django_db

@@ -14,7 +14,14 @@ from tests.helpers import HX, make_job
 
 pytestmark = pytest.mark.django_db
 
-PAGES = ["/jobs/staff/", "/jobs/staff/workers/", "/jobs/staff/queues/", "/jobs/staff/throughput/"]
+PAGES = [
+    "/jobs/staff/",
+    "/jobs/staff/workers/",
+    "/jobs/staff/queues/",
+    "/jobs/staff/throughput/",
+    "/jobs/staff/failures/",
+    "/jobs/staff/jobs/",
+]
 PURGE = "/jobs/staff/workers/purge/"
 
 
@@ -103,7 +110,7 @@ class TestWorkers:
         assert set(found) == {"busy", "silent", "crashed", "web"}
         assert 'data-worker-state="online"' in found["busy"]
         assert "1 / 4" in found["busy"]
-        assert f'title="{running.pk}">echo<' in found["busy"]
+        assert f'href="/jobs/{running.pk}/" title="{running.pk}"><code>echo</code></a>' in found["busy"]
         assert "default, reports" in found["busy"]
         # A worker silent past HEARTBEAT_TIMEOUT shows as lost, and stands out, as a crashed one does.
         assert 'data-worker-state="lost"' in found["silent"]
@@ -158,6 +165,7 @@ class TestQueues:
 @pytest.mark.parametrize("url", PAGES)
 def test_each_page_costs_the_same_few_queries_however_many_workers_and_jobs(client, signed_in, url):
     from django.db import connection
+    from django.test import Client
     from django.test.utils import CaptureQueriesContext
 
     signed_in(client, "staff-reader")
@@ -167,13 +175,22 @@ def test_each_page_costs_the_same_few_queries_however_many_workers_and_jobs(clie
             assert client.get(url).status_code == 200
         return len(captured)
 
+    owner = signed_in(Client(), "user")
     worker_row("w0")
     make_job(executor="worker", status=JobStatus.RUNNING, worker_id="w0")
+    make_job(status=JobStatus.FAILED, finished_at=timezone.now(), owner=owner, error_class="builtins.ValueError")
     few = queries()
     for i in range(1, 30):
         worker_row(f"w{i}", queues=[f"q{i % 5}"], state=WorkerState.STOPPED if i % 3 == 0 else WorkerState.ONLINE)
         make_job(executor="worker", status=JobStatus.RUNNING, worker_id=f"w{i}", queue_name=f"q{i % 5}")
         make_job(executor="worker", queue_name=f"q{i % 7}")
         make_job(status=JobStatus.SUCCESSFUL, started_at=timezone.now(), finished_at=timezone.now())
+        make_job(
+            status=JobStatus.FAILED,
+            finished_at=timezone.now(),
+            owner=owner,
+            error_class="builtins.ValueError",
+            errors=[{"attempt": 1, "class": "builtins.ValueError", "message": "no", "at": timezone.now().isoformat()}],
+        )
     assert queries() == few
-    assert few <= 12
+    assert few <= 14

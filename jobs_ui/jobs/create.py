@@ -48,7 +48,13 @@ def _signature(func: Callable[..., Any]) -> inspect.Signature:
 
 
 def new_job(
-    task: JobTask, args: list[Any], kwargs: dict[str, Any], *, owner: Any = None, public: bool | None = None
+    task: JobTask,
+    args: list[Any],
+    kwargs: dict[str, Any],
+    *,
+    owner: Any = None,
+    public: bool | None = None,
+    retry_of: Job | None = None,
 ) -> Job:
     """An unsaved ``Job`` row for validated arguments."""
     values = {
@@ -73,6 +79,8 @@ def new_job(
     job: Job = model(*ordered)
     if owner is not None:
         job.owner = owner
+    if retry_of is not None:
+        job.retry_of = retry_of
     return job
 
 
@@ -95,15 +103,16 @@ def create_job(
     owner: Any = None,
     public: bool | None = None,
     caller: Any = None,
+    retry_of: Job | None = None,
 ) -> Job:
     """Write the ``Job`` row and hand it to its executor once the transaction commits.
 
-    For a unique task, an unfinished job with the same key is returned instead; with
+    ``retry_of``: the finished job this one retries. For a unique task, an unfinished job with the same key is returned instead; with
     ``caller`` (the user launching), one that ``caller`` may not see raises ``JobAlreadyRunning``.
     """
     args, kwargs = validate_arguments(task, args, kwargs)
     config = get_config()
-    job = new_job(task, args, kwargs, owner=owner, public=public)
+    job = new_job(task, args, kwargs, owner=owner, public=public, retry_of=retry_of)
     if task.unique:
         job.unique_key = unique_key(task, args, kwargs, owner)
     using = router.db_for_write(Job)

@@ -19,7 +19,7 @@ from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.executors import get_executor
 from jobs_ui.jobs import task_signals
-from jobs_ui.models import Job, JobStatus, Worker
+from jobs_ui.models import Job, JobQuerySet, JobStatus, Worker, db_now_plus
 from jobs_ui.registry import resolve_task
 from jobs_ui.worker import batching
 
@@ -173,7 +173,7 @@ def retry(job: Job, *, error_class: str, message: str, traceback: str = "", dela
             base = 1.0
         delay = base * 2 ** max(job.attempts - 1, 0)
         delay += random.uniform(0, delay * 0.1)
-    fields = {"error_class": error_class, "error_message": message, "error_traceback": traceback}
+    fields: dict[str, Any] = {"error_class": error_class, "error_message": message, "error_traceback": traceback}
     return _back_to_ready(
         job,
         attempt_ended=True,
@@ -183,20 +183,27 @@ def retry(job: Job, *, error_class: str, message: str, traceback: str = "", dela
     )
 
 
-def hand_back(job: Job) -> bool:
+def hand_back(job: Job, *, silent_for: float | None = None) -> bool:
     """Return an interrupted attempt as READY at once (worker shutdown); it does not use up a retry.
 
-    The attempt number stays, so writes of the interrupted attempt remain fenced off.
+    With ``silent_for``, only if the attempt's lease has not been renewed for that many seconds
+    by the database's clock (its worker is lost). The attempt number stays, so writes of the
+    interrupted attempt remain fenced off.
     """
-    return _back_to_ready(job, max_attempts=F("max_attempts") + 1)
+    rows = Job.objects.attempt(job)
+    if silent_for is not None:
+        rows = rows.filter(heartbeat_at__lt=db_now_plus(-silent_for))
+    return _back_to_ready(job, rows=rows, max_attempts=F("max_attempts") + 1)
 
 
-def _back_to_ready(job: Job, *, attempt_ended: bool = False, **fields: Any) -> bool:
-    """Make this attempt's job READY again with ``fields``, announce it and dispatch it.
+def _back_to_ready(job: Job, *, rows: JobQuerySet | None = None, attempt_ended: bool = False, **fields: Any) -> bool:
+    """Make this attempt's job READY again with ``fields`` (of ``rows``, by default the attempt's row),
+    announce it and dispatch it.
 
     With ``attempt_ended`` (a retry), the attempt ran and ended: ``task_finished`` is sent.
     """
-    updated = Job.objects.attempt(job).update(
+    rows = Job.objects.attempt(job) if rows is None else rows
+    updated = rows.update(
         status=JobStatus.READY,
         worker_id="",
         heartbeat_at=None,

@@ -9,6 +9,7 @@ from jobs_ui.views.launch_endpoint import job_launch
 from jobs_ui.views.pages import job_detail, job_list
 from jobs_ui.views.panel import job_progress, panel_response
 from jobs_ui.views.staff import staff_dashboard, staff_purge_workers, staff_section
+from jobs_ui.views.all_jobs import staff_act, staff_jobs
 
 __all__ = [
     "health_json",
@@ -22,7 +23,9 @@ __all__ = [
     "job_status",
     "metrics",
     "panel_response",
+    "staff_act",
     "staff_dashboard",
     "staff_purge_workers",
+    "staff_jobs",
     "staff_section",
 ]

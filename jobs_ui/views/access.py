@@ -20,9 +20,11 @@ def staff_may(user: Any, permission: str) -> bool:
 
 
 def get_visible_job(request: HttpRequest, job_id: uuid.UUID | str) -> Job:
-    """The job if ``request.user`` owns it or it is public; 404 otherwise (never 403: ids are not disclosed)."""
+    """The job if ``request.user`` owns it or it is public, or any job for staff with ``READ_PERMISSION``;
+    404 otherwise (never 403: ids are not disclosed)."""
+    jobs = Job.objects.all() if staff_may(request.user, READ_PERMISSION) else Job.objects.for_user(request.user)
     try:
-        return Job.objects.for_user(request.user).get(pk=job_id)
+        return jobs.get(pk=job_id)
     except (Job.DoesNotExist, ValueError) as e:
         raise Http404("No such job.") from e
 

@@ -5,11 +5,10 @@ from __future__ import annotations
 import math
 import uuid
 from dataclasses import dataclass
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.contrib.auth.views import redirect_to_login
-from django.db.models import Q
 from django.http import HttpResponse, HttpResponseBadRequest
 from django.shortcuts import render
 from django.template.loader import render_to_string
@@ -23,6 +22,7 @@ from django_htmx.http import HttpResponseStopPolling
 from jobs_ui.conf import get_config
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.views.access import get_visible_job
+from jobs_ui.views.keyset import decode_cursor, encode_cursor, older_than
 from jobs_ui.views.panel import bar_value, panel_context, render_panel, task_label
 from jobs_ui.views.types import HtmxHttpRequest
 from jobs_ui.views.viewer import Viewer
@@ -30,6 +30,8 @@ from jobs_ui.views.viewer import Viewer
 DETAIL_TEMPLATE = "jobs_ui/job_detail.html"
 LIST_TEMPLATE = "jobs_ui/job_list.html"
 PAGE_SIZE = 20
+# Retries of one job linked from its page, oldest first.
+RETRIES_SHOWN = 20
 
 
 @never_cache
@@ -43,12 +45,16 @@ def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     context = panel_context(request, job, viewer)
     # Without JavaScript the page reloads itself until the job is finished.
     context["refresh_seconds"] = max(2, math.ceil(get_config()["POLL_INTERVAL"] * 2))
-    context["attempt_errors"] = _attempt_errors(job)
+    context["attempt_errors"] = attempt_errors(job)
     context["show_attempt_tracebacks"] = viewer.is_staff
+    context["retries"] = list(job.retries.only("id", "status", "enqueued_at").order_by("enqueued_at")[:RETRIES_SHOWN])
+    if viewer.support and not job.public and not viewer.owns(job):
+        context["support_view"] = True
+        context["staff_jobs_url"] = reverse("jobs_ui:staff_jobs")
     return render(request, DETAIL_TEMPLATE, context)
 
 
-def _attempt_errors(job: Job) -> list[dict[str, Any]]:
+def attempt_errors(job: Job) -> list[dict[str, Any]]:
     """``job.errors`` for the page, oldest first, each with its time as a datetime."""
     entries = []
     for entry in job.errors:
@@ -76,26 +82,6 @@ def _row(job: Job, now: datetime) -> JobRow:
     return JobRow(job, task_label(job), bar_value(job), seconds, just_now)
 
 
-def encode_cursor(job: Job) -> str:
-    return f"{job.enqueued_at.isoformat()}~{job.pk}"
-
-
-def decode_cursor(cursor: str) -> tuple[datetime, uuid.UUID]:
-    """``ValueError`` when the cursor was not made by ``encode_cursor``."""
-    stamp, sep, job_id = cursor.rpartition("~")
-    if not sep:
-        raise ValueError(cursor)
-    when = datetime.fromisoformat(stamp)
-    if timezone.is_naive(when):
-        raise ValueError(cursor)
-    try:
-        # Every database compares in UTC: an offset that moves the time past year 1 or 9999 cannot be asked for.
-        when = when.astimezone(UTC)
-    except OverflowError as e:
-        raise ValueError(cursor) from e
-    return when, uuid.UUID(job_id)
-
-
 @never_cache
 @require_GET
 def job_list(request: HtmxHttpRequest) -> HttpResponse:
@@ -116,8 +102,7 @@ def job_list(request: HtmxHttpRequest) -> HttpResponse:
             when, last_id = decode_cursor(cursor)
         except ValueError:
             return HttpResponseBadRequest(_("This page link is not valid; start again from the newest jobs."))
-        # Optimization: a keyset page costs the same however far back it is; OFFSET would scan every skipped row.
-        jobs = jobs.filter(Q(enqueued_at__lt=when) | Q(enqueued_at=when, id__lt=last_id))
+        jobs = older_than(jobs, when, last_id)
     page = list(jobs[: PAGE_SIZE + 1])
     has_more = len(page) > PAGE_SIZE
     page = page[:PAGE_SIZE]

@@ -1,4 +1,5 @@
-"""The staff dashboard at ``staff/``: workers and queues, each section a partial that refreshes itself.
+"""The staff dashboard at ``staff/``: workers, queues, throughput and recent failures, each section a partial
+that refreshes itself.
 
 Staff with ``jobs_ui.view_job`` read it; ``jobs_ui.change_job`` acts (purging stopped workers);
 superusers do everything; other users get 403, anonymous visitors the login page.
@@ -7,7 +8,6 @@ superusers do everything; other users get 403, anonymous visitors the login page
 from __future__ import annotations
 
 import functools
-import logging
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -27,13 +27,13 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jobs_ui.broker.queues import broker_counts
 from jobs_ui.health import QueueHealth, read_health
-from jobs_ui.models import Job, Worker, WorkerState
+from jobs_ui.jobs.staff_actions import PURGE_WORKERS, record_action
+from jobs_ui.models import Job, JobStatus, Worker, WorkerState
 from jobs_ui.templatetags.jobs_ui import jobs_ui_duration
 from jobs_ui.throughput import read_throughput
 from jobs_ui.views.access import ACT_PERMISSION, READ_PERMISSION, staff_may
+from jobs_ui.views.pages import attempt_errors
 from jobs_ui.views.types import HtmxHttpRequest
-
-logger = logging.getLogger(__name__)
 
 STAFF_TEMPLATE = "jobs_ui/staff.html"
 # Milliseconds between two refreshes of a section (none while the tab is hidden).
@@ -185,16 +185,55 @@ def throughput_context() -> dict[str, Any]:
     }
 
 
+# The newest failures shown on the dashboard; the list of jobs has the rest.
+FAILURES_SHOWN = 10
+
+
+def failures_context() -> dict[str, Any]:
+    failed = (
+        Job.objects.filter(status=JobStatus.FAILED)
+        .order_by("-finished_at")
+        .select_related("owner")
+        .only(*FAILURE_FIELDS, "owner__username")[:FAILURES_SHOWN]
+    )
+    return {
+        "failures": [(job, attempt_errors(job)) for job in failed],
+        "failures_url": reverse("jobs_ui:staff_failures"),
+        "failed_jobs_url": reverse("jobs_ui:staff_jobs") + "?status=FAILED",
+    }
+
+
+FAILURE_FIELDS = (
+    "id",
+    "task_path",
+    "status",
+    "queue_name",
+    "owner",
+    "finished_at",
+    "enqueued_at",
+    "attempts",
+    "error_class",
+    "error_message",
+    "errors",
+)
+
+
 def _context(request: HttpRequest) -> dict[str, Any]:
     user: Any = request.user
-    return {"refresh_ms": REFRESH_MS, "can_act": user.has_perm(ACT_PERMISSION)}
+    return {
+        "refresh_ms": REFRESH_MS,
+        "can_act": user.has_perm(ACT_PERMISSION),
+        "act_url": reverse("jobs_ui:staff_act"),
+        "jobs_url": reverse("jobs_ui:staff_jobs"),
+        "dashboard_url": reverse("jobs_ui:staff"),
+    }
 
 
 @never_cache
 @require_GET
 @staff_only(READ_PERMISSION)
 def staff_dashboard(request: HtmxHttpRequest) -> HttpResponse:
-    """The dashboard: workers, queues, then the last hour's throughput."""
+    """The dashboard: workers, queues, the last hour's throughput, then the newest failures."""
     context = _context(request)
     for section_context in SECTIONS.values():
         context.update(section_context())
@@ -206,6 +245,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "workers": workers_context,
     "queues": queues_context,
     "throughput": throughput_context,
+    "failures": failures_context,
 }
 
 
@@ -227,8 +267,9 @@ def _render_section(request: HtmxHttpRequest, section: str, **extra: Any) -> Htt
 def staff_purge_workers(request: HtmxHttpRequest) -> HttpResponse:
     """Delete the rows of stopped, crashed and lost workers; a silent worker still marked online keeps its row
     (it may only be frozen) until a worker's recovery marks it lost."""
-    purged, _by_model = Worker.objects.filter(state__in=ENDED).delete()
-    logger.info("%s purged %d stopped worker row(s)", request.user, purged)
+    ids = list(Worker.objects.filter(state__in=ENDED).values_list("pk", flat=True))
+    purged, _by_model = Worker.objects.filter(pk__in=ids, state__in=ENDED).delete()
+    record_action(PURGE_WORKERS, request.user, "stopped workers", ids[:purged])
     notice = ngettext("Purged %(count)d stopped worker.", "Purged %(count)d stopped workers.", purged) % {
         "count": purged
     }

@@ -13,6 +13,8 @@ from django.contrib.auth.backends import ModelBackend
 from django.core import signing
 from django.utils.crypto import constant_time_compare
 
+from jobs_ui.views.access import READ_PERMISSION, staff_may
+
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
@@ -26,23 +28,27 @@ VIEWER_TOKEN_MAX_AGE = 5 * 60
 
 @dataclass(frozen=True, slots=True)
 class Viewer:
-    """The user a panel is rendered for: ``user_id`` is None for anonymous visitors."""
+    """The user a panel is rendered for: ``user_id`` is None for anonymous visitors.
+
+    ``support``: staff with ``jobs_ui.view_job``, who may read any job (never act on it from its panel).
+    """
 
     user_id: str | None = None
     is_staff: bool = False
+    support: bool = False
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Viewer:
         user: Any = getattr(request, "user", None)
         if user is None or not user.is_authenticated:
             return cls()
-        return cls(str(user.pk), bool(user.is_staff))
+        return cls(str(user.pk), bool(user.is_staff), staff_may(user, READ_PERMISSION))
 
     def owns(self, job: Job) -> bool:
         return self.user_id is not None and str(job.owner_id) == self.user_id
 
     def can_see(self, job: Job) -> bool:
-        return job.public or self.owns(job)
+        return job.public or self.owns(job) or self.support
 
     def token(self) -> str:
         return signing.dumps([self.user_id, self.is_staff], salt=VIEWER_SALT)
