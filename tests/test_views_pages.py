@@ -167,6 +167,21 @@ class TestJobList:
         assert second.context["next_cursor"] == ""
         assert "Newest" in second.content.decode()
 
+    def test_keyset_pages_of_jobs_timed_by_the_database_clock(self, client, alice):
+        # Each enqueued_at as the database wrote it (milliseconds on SQLite), several in one millisecond.
+        jobs = [make_job(alice) for _ in range(2 * PAGE_SIZE + 3)]
+        client.force_login(alice)
+        seen, cursor = [], ""
+        for _page in range(3):
+            response = client.get("/jobs/", {"cursor": cursor} if cursor else {})
+            seen += row_ids(response)
+            cursor = response.context["next_cursor"]
+        assert cursor == ""
+        expected = sorted(
+            Job.objects.filter(pk__in=[job.pk for job in jobs]), key=lambda job: (job.enqueued_at, job.pk)
+        )
+        assert seen == [str(job.pk) for job in reversed(expected)]
+
     def test_keyset_breaks_ties_on_id(self, client, alice):
         jobs = [make_job(alice) for _ in range(PAGE_SIZE + 3)]
         same = timezone.now()

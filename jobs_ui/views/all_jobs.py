@@ -93,7 +93,9 @@ class JobFilter(forms.Form):
             try:
                 jobs = jobs.filter(pk=uuid.UUID(text))
             except ValueError:
-                jobs = jobs.filter(Q(error_class__icontains=text) | Q(error_message__icontains=text))
+                # Among the jobs that have an error (jobs_ui_job_error_idx), not every job.
+                errors = jobs.exclude(error_class="")
+                jobs = errors.filter(Q(error_class__icontains=text) | Q(error_message__icontains=text))
         if data["since"]:
             jobs = jobs.filter(enqueued_at__gte=data["since"])
         if data["until"]:
