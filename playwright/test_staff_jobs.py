@@ -84,8 +84,8 @@ def test_staff_bulk_cancel_ready_jobs_by_filter(page: Page, sign_in, demo_site, 
     page.get_by_role("link", name="All jobs").click()
     expect(page).to_have_url(f"{demo_site}/jobs/staff/jobs/")
     expect(page.get_by_test_id("staff-job")).to_have_count(6)
-    page.get_by_label("Status").select_option("READY")
-    page.get_by_label("Queue").fill("reports")
+    page.get_by_label("Status", exact=True).select_option("READY")
+    page.get_by_label("Queue", exact=True).fill("reports")
     page.get_by_role("button", name="Filter").click()
     expect(page.get_by_test_id("staff-job")).to_have_count(5)
     for width, height in SIZES:

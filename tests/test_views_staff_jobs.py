@@ -233,10 +233,33 @@ class TestStaffReadOnlyPages:
         job = make_job(alice)
         signed_in(client, "staff-reader")
         body = client.get(f"/jobs/{job.pk}/").content.decode()
-        assert "You see alice's job as staff: read only." in body
+        assert "You see alice's job as staff." in body
+        assert "Read only." in body
         assert "/cancel/" not in body
         assert client.post(f"/jobs/{job.pk}/cancel/").status_code == 404
         assert Job.objects.get().status == JobStatus.READY
+
+    @pytest.mark.parametrize(
+        ("status", "fields", "buttons"),
+        [
+            (JobStatus.READY, {}, ["cancel", "requeue"]),
+            (JobStatus.READY, {"run_after": timezone.now() + timedelta(hours=1)}, ["cancel", "requeue", "run_now"]),
+            (JobStatus.RUNNING, {}, ["cancel", "requeue"]),
+            (JobStatus.FAILED, {}, ["retry"]),
+            (JobStatus.CANCELLED, {}, ["retry"]),
+            (JobStatus.SUCCESSFUL, {}, []),
+        ],
+    )
+    def test_actors_get_the_actions_that_apply_to_the_job_on_its_page(
+        self, client, signed_in, alice, status, fields, buttons
+    ):
+        job = make_job(alice, status=status, **fields)
+        signed_in(client, "staff-actor")
+        body = client.get(f"/jobs/{job.pk}/").content.decode()
+        assert re.findall(r'name="action" value="([a-z_]+)"', body) == buttons
+        client.logout()
+        signed_in(client, "staff-reader")
+        assert 'data-testid="job-staff-actions"' not in client.get(f"/jobs/{job.pk}/").content.decode()
 
 
 class TestAdmin:

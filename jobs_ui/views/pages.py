@@ -20,8 +20,9 @@ from django.views.decorators.http import require_GET
 from django_htmx.http import HttpResponseStopPolling
 
 from jobs_ui.conf import get_config
+from jobs_ui.jobs.staff_actions import ACTIONS, Action
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.views.access import get_visible_job
+from jobs_ui.views.access import ACT_PERMISSION, get_visible_job, staff_may
 from jobs_ui.views.keyset import decode_cursor, encode_cursor, older_than
 from jobs_ui.views.panel import bar_value, panel_context, render_panel, task_label
 from jobs_ui.views.types import HtmxHttpRequest
@@ -51,7 +52,21 @@ def job_detail(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
     if viewer.support and not job.public and not viewer.owns(job):
         context["support_view"] = True
         context["staff_jobs_url"] = reverse("jobs_ui:staff_jobs")
+    if staff_may(request.user, ACT_PERMISSION):
+        context["staff_actions"] = staff_actions_for(job)
+        context["staff_act_url"] = reverse("jobs_ui:staff_act")
     return render(request, DETAIL_TEMPLATE, context)
+
+
+def staff_actions_for(job: Job) -> list[Action]:
+    """The staff actions that may apply to ``job`` as it is now (each checks again when it runs)."""
+    names = {
+        JobStatus.READY: ["cancel", "requeue", "run_now"] if job.run_after else ["cancel", "requeue"],
+        JobStatus.RUNNING: ["cancel", "requeue"],
+        JobStatus.FAILED: ["retry"],
+        JobStatus.CANCELLED: ["retry"],
+    }.get(JobStatus(job.status), [])
+    return [ACTIONS[name] for name in names]
 
 
 def attempt_errors(job: Job) -> list[dict[str, Any]]:
