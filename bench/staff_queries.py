@@ -5,7 +5,7 @@
 
 Signs in a superuser ("bench-staff", made if missing) with Django's test client and GETs each
 staff page twice, measuring the second (warm) request with ``CaptureQueriesContext``; a URL name
-that does not exist (yet) is skipped with a note. The staff list of jobs is also read with
+that does not exist is skipped with a note. The staff list of jobs is also read with
 filters and at its second page (the first page's link with ``cursor=``). Prints a Markdown table,
 then the slowest query of all and its ``EXPLAIN (ANALYZE, BUFFERS)``, rolled back.
 """
@@ -78,6 +78,7 @@ def cases() -> list[tuple[str, str]]:
         "?queue=mail",
         f"?owner={OWNER}",
         "?q=ValueError",
+        "?q=NoSuchError",
         f"?since={since}&until={until}",
     ]
     pages = ["staff", "staff_workers", "staff_queues", "staff_throughput", "staff_failures"]
