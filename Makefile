@@ -61,7 +61,7 @@ $(STAMP): pyproject.toml
 		"$$py" -m venv $(VENV); \
 	fi
 	$(BIN)/python -m pip install --upgrade pip
-	$(BIN)/python -m pip install -e ".[test]"
+	$(BIN)/python -m pip install -e ".[test,demo]"
 	@touch $@
 
 demo: venv

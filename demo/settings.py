@@ -29,6 +29,8 @@ DATABASES = {
 }
 
 INSTALLED_APPS = [
+    # First: runserver then serves ASGI (demo/asgi.py), websockets included.
+    "daphne",
     "django.contrib.admin",
     "django.contrib.auth",
     "django.contrib.contenttypes",
@@ -52,6 +54,7 @@ MIDDLEWARE = [
 ]
 
 ROOT_URLCONF = "demo.urls"
+ASGI_APPLICATION = "demo.asgi.application"
 
 TEMPLATES = [
     {
@@ -85,6 +88,8 @@ JOBS_UI = {
     "THREAD_POOL_SIZE": 8,
     # Snappier than the default 1 s, for the show.
     "POLL_INTERVAL": 0.5,
+    # Panels follow their job over a websocket (demo/asgi.py), and poll only while it is down.
+    "WEBSOCKETS": True,
 }
 
 # Seconds each step of a demo task sleeps, standing in for real work.

@@ -96,8 +96,22 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
                 id="jobs_ui.E006",
             )
         )
+    messages.extend(_push_messages(config))
     messages.extend(_store_messages())
     return messages
+
+
+def _push_messages(config: dict[str, Any]) -> list[CheckMessage]:
+    problems = []
+    if not isinstance(config["WEBSOCKETS"], bool):
+        problems.append("JOBS_UI['WEBSOCKETS'] must be True or False.")
+    url = config["WEBSOCKET_URL"]
+    if not isinstance(url, str) or not url.startswith("/") or not url.endswith("/"):
+        problems.append("JOBS_UI['WEBSOCKET_URL'] must be a path that starts and ends with '/', like '/ws/jobs/'.")
+    rate = config["PUSH_RATE"]
+    if isinstance(rate, bool) or not isinstance(rate, int | float) or rate < 0:
+        problems.append("JOBS_UI['PUSH_RATE'] must be a number of panels a second, 0 or more (0: no limit).")
+    return [Error(problem, id="jobs_ui.E008") for problem in problems]
 
 
 def _store_messages() -> list[CheckMessage]:

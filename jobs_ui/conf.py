@@ -62,6 +62,12 @@ DEFAULTS: dict[str, Any] = {
     # A secret that monitoring sends as "Authorization: Bearer <token>" to read
     # /jobs/health.json and /jobs/metrics; None: staff only.
     "HEALTH_TOKEN": None,
+    # Panels join a websocket (jobs_ui.routing in the project's asgi.py) and poll only while it is down.
+    "WEBSOCKETS": False,
+    # Where the websocket of job <uuid> is: WEBSOCKET_URL + "<uuid>/".
+    "WEBSOCKET_URL": "/ws/jobs/",
+    # At most this many panels a second pushed to one socket (the final one always); 0: no limit.
+    "PUSH_RATE": 10,
 }
 
 

@@ -11,10 +11,12 @@ from collections.abc import Callable
 from dataclasses import dataclass, field, fields
 from typing import TYPE_CHECKING, Any
 
+from django.db import DatabaseError, connections
 from django.utils import timezone
 
 from jobs_ui.broker import amqp
 from jobs_ui.conf import get_config
+from jobs_ui.db.sql import jobs_alias
 from jobs_ui.worker import batching
 
 if TYPE_CHECKING:
@@ -96,20 +98,42 @@ def deliver_locally(event: JobEvent) -> None:
 
 
 def publish(event: JobEvent) -> None:
-    """Send ``event`` to this process's subscribers and, with ``AMQP_URL``, to the event exchange.
+    """Send ``event`` to this process's subscribers and, with ``AMQP_URL``, to the event exchange;
+    without it, with ``WEBSOCKETS`` on PostgreSQL, a ``NOTIFY`` of the job's id.
 
     Never raises: a lost event only delays what a page shows, polling still works.
     """
     deliver_locally(event)
-    if get_config()["AMQP_URL"]:
-        sender = batching.sender()
-        if sender is not None:
-            sender.put(event)
-            return
-        try:
-            send_batch([event])
-        except Exception:
-            logger.warning("Could not publish event for job %s", event.job_id, exc_info=True)
+    config = get_config()
+    if not config["AMQP_URL"]:
+        if config["WEBSOCKETS"]:
+            _notify(event)
+        return
+    sender = batching.sender()
+    if sender is not None:
+        sender.put(event)
+        return
+    try:
+        send_batch([event])
+    except Exception:
+        logger.warning("Could not publish event for job %s", event.job_id, exc_info=True)
+
+
+# What _notify() sends on PostgreSQL without a broker (jobs_ui.push.bridges listens to it).
+EVENTS_CHANNEL = "jobs_ui_events"
+
+
+def _notify(event: JobEvent) -> None:
+    # Only the job's id: a note is a hint that anyone who can connect may send, and the
+    # socket told of it reads the job's row again. Inside a transaction it leaves with the commit.
+    connection = connections[jobs_alias()]
+    if connection.vendor != "postgresql":
+        return
+    try:
+        with connection.cursor() as cursor:
+            cursor.execute("SELECT pg_notify(%s, %s)", [EVENTS_CHANNEL, event.job_id])
+    except DatabaseError:
+        logger.warning("Could not notify the change of job %s", event.job_id, exc_info=True)
 
 
 def send_batch(events: list[JobEvent]) -> None:

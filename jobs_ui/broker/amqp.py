@@ -67,14 +67,14 @@ class _Link:
     def events_channel(self) -> Any:
         if self.event_channel is None or not self.event_channel.is_open:
             channel = self.connection.channel()
-            _declare_events_exchange(channel)
+            declare_events_exchange(channel)
             self.event_channel = channel
         return self.event_channel
 
     def close(self) -> None:
         # A connection inherited through fork() shares its socket with the parent.
         if self.pid == os.getpid():
-            _close_connection(self.connection)
+            close_connection(self.connection)
 
 
 def name(*parts: str) -> str:
@@ -240,10 +240,10 @@ def consume_events(
         except Exception:
             logger.exception("Event callback %r failed", callback)
 
-    connection = _connect()
+    connection = connect()
     try:
         channel = connection.channel()
-        _declare_events_exchange(channel)
+        declare_events_exchange(channel)
         queue = channel.queue_declare("", exclusive=True, auto_delete=True).method.queue
         channel.queue_bind(queue, name("events"), routing_key=binding_key)
         channel.basic_consume(queue, on_message, auto_ack=True)
@@ -254,7 +254,7 @@ def consume_events(
     except pe.AMQPError as e:
         raise BrokerError(f"Event consumer stopped: {e!r}") from e
     finally:
-        _close_connection(connection)
+        close_connection(connection)
 
 
 def queue_info(queue: str) -> tuple[int, int]:
@@ -291,7 +291,7 @@ class QueueConsumer:
 
     def open(self, prefetch: int) -> None:
         with _errors():
-            self._connection = _connect()
+            self._connection = connect()
             self._channel = self._connection.channel()
             self._channel.basic_qos(prefetch_count=prefetch, global_qos=True)
         self.resume()
@@ -337,7 +337,7 @@ class QueueConsumer:
     def close(self) -> None:
         """Close the connection; unsettled messages go back to their queues."""
         if self._connection is not None:
-            _close_connection(self._connection)
+            close_connection(self._connection)
         self._connection = self._channel = None
         self._tags = []
 
@@ -368,7 +368,7 @@ class ConfirmingPublisher:
     def open(self) -> None:
         selected: list[bool] = []
         with _errors():
-            self._connection = _connect()
+            self._connection = connect()
             self._channel = self._connection.channel()
             impl = self._channel._impl
             impl.add_on_return_callback(self._on_return)
@@ -401,7 +401,7 @@ class ConfirmingPublisher:
 
     def close(self) -> None:
         if self._connection is not None:
-            _close_connection(self._connection)
+            close_connection(self._connection)
         self._connection = self._channel = None
         self._waiting.clear()
 
@@ -434,12 +434,12 @@ def _errors() -> Iterator[None]:
         raise BrokerError(f"RabbitMQ consumer failed: {e!r}") from e
 
 
-def _declare_events_exchange(channel: Any) -> None:
+def declare_events_exchange(channel: Any) -> None:
     # Events are transient, so is their exchange; every connection declares it once.
     channel.exchange_declare(name("events"), exchange_type="topic", durable=False)
 
 
-def _connect() -> Any:
+def connect() -> Any:
     config = get_config()
     url = config["AMQP_URL"]
     if not url:
@@ -464,7 +464,7 @@ def _connect() -> Any:
         raise BrokerError(f"Could not connect to RabbitMQ at {where}: {e!r}") from e
 
 
-def _close_connection(connection: Any) -> None:
+def close_connection(connection: Any) -> None:
     if connection.is_open:
         try:
             connection.close()
@@ -485,7 +485,7 @@ def _link() -> _Link:
             close()
             link = None
     if link is None:
-        link = _Link(_connect(), _generation)
+        link = _Link(connect(), _generation)
         _local.link = link
     return link
 

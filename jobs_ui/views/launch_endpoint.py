@@ -96,5 +96,5 @@ def job_launch(request: HtmxHttpRequest) -> HttpResponse:
         return launch_error(request, str(e), status=400)
     if request.htmx:
         # Whether a worker is there to run it; its place is read by the panel's first poll.
-        return render_panel(request, job, where=standing(job, place=False))
+        return render_panel(request, job, where=standing(job, place=False), watch=True)
     return redirect(job)

@@ -35,6 +35,9 @@ from jobs_ui.views.viewer import Viewer
 from jobs_ui.views.watching import watched_job
 
 PANEL_TEMPLATE = "jobs_ui/job_detail.html#job-progress"
+# The panel inside the element that joins its websocket (JOBS_UI["WEBSOCKETS"]): what a page or a
+# launch answer brings first; polls and pushes then replace the panel inside it.
+WATCH_TEMPLATE = "jobs_ui/job_detail.html#job-watch"
 DEFAULT_RESULT_TEMPLATE = "jobs_ui/includes/result.html"
 # Longer pretty-printed results are cut in the panel; result.json has them whole.
 RESULT_DISPLAY_CHARS = 20_000
@@ -200,6 +203,8 @@ def panel_context(
     if not job.is_finished:
         context["poll_url"] = _poll_url(job, viewer)
         context["etag"] = etag or panel_etag(job, viewer, where)
+        if get_config()["WEBSOCKETS"]:
+            context["push_url"] = f"{get_config()['WEBSOCKET_URL']}{job.pk}/"
     if job.is_finished and context.get("result_unavailable"):
         context["poll_url"] = _poll_url(job, viewer, r=str(result_retries + 1))
         context["poll_ms"] = min(RESULT_RETRY_MAX_MS, context["poll_ms"] * 2 ** (result_retries + 1))
@@ -232,11 +237,16 @@ def render_panel(
     status: int = 200,
     etag: str = "",
     where: Standing | None = None,
+    watch: bool = False,
 ) -> HttpResponse:
-    """The panel partial for ``job`` as an HTTP response; ``etag`` and ``where`` it stands if the caller has them."""
+    """The panel partial for ``job`` as an HTTP response; ``etag`` and ``where`` it stands if the caller has them.
+
+    With ``watch``, inside the element that joins the job's websocket (the first panel a page gets).
+    """
     viewer = viewer or Viewer.from_request(request)
     context = panel_context(request, job, viewer, notice=notice, etag=etag, where=where)
-    return HttpResponse(render_to_string(PANEL_TEMPLATE, context, request=request), status=status)
+    template = WATCH_TEMPLATE if watch else PANEL_TEMPLATE
+    return HttpResponse(render_to_string(template, context, request=request), status=status)
 
 
 def panel_response(request: HttpRequest, job: Job) -> HttpResponse:
@@ -245,7 +255,7 @@ def panel_response(request: HttpRequest, job: Job) -> HttpResponse:
     ``job = jobs_ui.launch(task, request, ...)`` then ``return jobs_ui.panel_response(request, job)``.
     """
     if getattr(request, "htmx", False):
-        return render_panel(request, job)
+        return render_panel(request, job, watch=True)
     poll_url = request.build_absolute_uri(reverse("jobs_ui:job_result", args=[job.pk]))
     response = JsonResponse(
         {

@@ -39,7 +39,11 @@ class Viewer:
 
     @classmethod
     def from_request(cls, request: HttpRequest) -> Viewer:
-        user: Any = getattr(request, "user", None)
+        return cls.for_user(getattr(request, "user", None))
+
+    @classmethod
+    def for_user(cls, user: Any) -> Viewer:
+        """The viewer ``user`` is (anonymous for None); a lazy user is read from the database here."""
         if user is None or not user.is_authenticated:
             return cls()
         return cls(str(user.pk), bool(user.is_staff), staff_may(user, READ_PERMISSION))

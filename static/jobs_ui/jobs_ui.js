@@ -13,6 +13,7 @@
  * - Elapsed time and time left tick between polls.
  * - The forms of a polled panel carry no CSRF token; their posts send the
  *   page's (hx-headers on <body>) or else the CSRF cookie's.
+ * - With live push, a panel does not poll while its websocket is open.
  * Options come from this script tag's data-* attributes; no inline script.
  */
 (function () {
@@ -46,6 +47,7 @@
   var CSRF_COOKIE = options.csrfCookie || "csrftoken";
   var CSRF_HEADER = options.csrfHeader || "X-CSRFToken";
   var polls = new WeakMap();
+  var FINISHED = ["SUCCESSFUL", "FAILED", "CANCELLED"];
   var cancelErrors = new Map(); // job id -> message, shown again in each new panel
   var pendingCancels = new Set(); // job ids whose cancel is on its way
   var clockOffsets = new WeakMap();
@@ -160,10 +162,42 @@
       return;
     }
     var state = pollState(elt);
-    // No poll while a cancel is on its way: it would replace the form that waits for the answer.
-    if (document.hidden || state.stopped || Date.now() < state.retryAt || pendingCancels.has(elt.dataset.jobId)) {
+    // No poll while a cancel is on its way: it would replace the form that waits for the answer;
+    // none while the panel's websocket is open: it pushes each change.
+    if (
+      document.hidden ||
+      state.stopped ||
+      Date.now() < state.retryAt ||
+      pendingCancels.has(elt.dataset.jobId) ||
+      elt.closest("[data-jobs-ui-push-open]")
+    ) {
       evt.preventDefault();
     }
+  });
+
+  // Live push (JOBS_UI["WEBSOCKETS"]): the element around a panel joins its job's websocket
+  // (htmx's ws extension), which sends the panel again after each change, then closes. While
+  // it is open the panel does not poll; when it closes or cannot open, polling goes on at the
+  // next tick, and stops again once the extension has reconnected.
+  document.addEventListener("htmx:wsOpen", function (evt) {
+    evt.detail.elt.setAttribute("data-jobs-ui-push-open", "");
+  });
+  ["htmx:wsClose", "htmx:wsError"].forEach(function (name) {
+    document.addEventListener(name, function (evt) {
+      evt.detail.elt.removeAttribute("data-jobs-ui-push-open");
+    });
+  });
+  document.addEventListener("htmx:wsAfterMessage", function (evt) {
+    // What a final poll says with HX-Trigger, a final push says here.
+    evt.detail.elt.querySelectorAll(".jobs-ui-panel").forEach(function (panel) {
+      var status = panel.dataset.jobStatus;
+      if (FINISHED.indexOf(status) !== -1 && !panel.hasAttribute("data-jobs-ui-announced")) {
+        panel.setAttribute("data-jobs-ui-announced", "");
+        panel.dispatchEvent(
+          new CustomEvent("jobs-ui:job-finished", { bubbles: true, detail: { id: panel.dataset.jobId, status: status } })
+        );
+      }
+    });
   });
 
   document.addEventListener("htmx:beforeSwap", function (evt) {

@@ -64,7 +64,7 @@ class TestDispatch:
             port = probe.getsockname()[1]
         amqp_settings.JOBS_UI = {**amqp_settings.JOBS_UI, "AMQP_URL": f"amqp://guest:guest@127.0.0.1:{port}/%2F"}
         connecting: list[threading.Thread] = []
-        connect = amqp._connect
+        connect = amqp.connect
 
         def record_and_connect():
             # Observes who tries, then connects as usual (and fails: nothing listens there).

@@ -1,0 +1,140 @@
+"""The websocket a job's panel joins: the panel at once, again after each change of the job, the final one, then close.
+
+Routes in ``jobs_ui.routing``. Who may watch is decided from the session, as the panel's page
+decides it (the owner, anyone for a public job, staff with ``jobs_ui.view_job``); anyone else
+is closed with ``CLOSE_SIGN_IN`` (not signed in) or ``CLOSE_NOT_FOUND`` before anything is sent.
+What is sent is always read from the jobs table: an event is only a hint that it changed.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import uuid
+from typing import Any
+
+from channels.db import database_sync_to_async
+from channels.generic.websocket import AsyncWebsocketConsumer
+from django.http import HttpRequest
+from django.template.loader import render_to_string
+
+from jobs_ui.conf import get_config
+from jobs_ui.models import Job
+from jobs_ui.push import bridges, hub
+from jobs_ui.views.panel import PANEL_TEMPLATE, panel_context, panel_etag
+from jobs_ui.views.standing import standing
+from jobs_ui.views.viewer import Viewer
+
+# Close codes: the visitor must sign in; no such job for this user (or the job is gone).
+CLOSE_SIGN_IN = 4403
+CLOSE_NOT_FOUND = 4404
+CLOSE_DONE = 1000
+
+
+class JobConsumer(AsyncWebsocketConsumer):
+    """One socket, one job; what it receives from the browser is ignored (actions go over HTTP)."""
+
+    job_id = ""
+    viewer = Viewer()
+    _unwatch: Any = None
+    _last_shown = ""
+    _last_sent = 0.0
+    _pending = False
+    _closed = False
+
+    async def connect(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        await self.accept()
+        self.job_id = str(self.scope["url_route"]["kwargs"]["job_id"])
+        user = self.scope.get("user")
+        self.viewer = await database_sync_to_async(Viewer.for_user)(user)
+        job = await database_sync_to_async(self._read)()
+        if job is None:
+            await self._close(CLOSE_SIGN_IN if self.viewer.user_id is None else CLOSE_NOT_FOUND)
+            return
+        await database_sync_to_async(bridges.start)()
+        self._unwatch = hub.watch(self.job_id, self._changed)
+        await self._send(job)
+
+    async def disconnect(self, code: int) -> None:
+        self._closed = True
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+
+    async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
+        return None
+
+    def _read(self) -> Job | None:
+        """The job if this viewer may see it now; None otherwise."""
+        try:
+            job = Job.objects.get(pk=uuid.UUID(self.job_id))
+        except (Job.DoesNotExist, ValueError):
+            return None
+        return job if self.viewer.can_see(job) else None
+
+    def _changed(self) -> None:
+        # From any thread (bridges, jobs of this process): coalesced on the socket's loop.
+        if not self._closed:
+            self._loop.call_soon_threadsafe(self._schedule)
+
+    def _schedule(self) -> None:
+        if self._pending or self._closed:
+            return
+        self._pending = True
+        rate = float(get_config()["PUSH_RATE"])
+        delay = max(0.0, self._last_sent + 1 / rate - self._loop.time()) if rate > 0 else 0.0
+        self._loop.call_later(delay, lambda: asyncio.ensure_future(self._refresh()))
+
+    async def _refresh(self) -> None:
+        self._pending = False
+        if self._closed:
+            return
+        job = await database_sync_to_async(self._read)()
+        if job is None:
+            await self._close(CLOSE_NOT_FOUND)
+            return
+        await self._send(job)
+
+    async def _send(self, job: Job) -> None:
+        html = await database_sync_to_async(self._render)(job)
+        if html:
+            self._last_sent = self._loop.time()
+            await self.send(text_data=html)
+        if job.is_finished:
+            await self._close(CLOSE_DONE)
+
+    def _render(self, job: Job) -> str:
+        """The panel, or "" when it would show what was sent last (its ETag, as a poll's 304)."""
+        request = _request(self.scope, self.viewer)
+        where = standing(job, reads=1)
+        shown = "" if job.is_finished else panel_etag(job, self.viewer, where)
+        if shown and shown == self._last_shown:
+            return ""
+        self._last_shown = shown
+        context = panel_context(request, job, self.viewer, etag=shown, where=where)
+        return render_to_string(PANEL_TEMPLATE, context, request=request)
+
+    async def _close(self, code: int) -> None:
+        self._closed = True
+        if self._unwatch is not None:
+            self._unwatch()
+            self._unwatch = None
+        await self.close(code=code)
+
+
+def _request(scope: Any, viewer: Viewer) -> HttpRequest:
+    """What rendering a panel reads of a request, from the socket's scope."""
+    request = HttpRequest()
+    headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
+    server = scope.get("server") or ("localhost", 80)
+    request.META = {
+        "HTTP_HOST": headers.get("host", f"{server[0]}:{server[1]}"),
+        "SERVER_NAME": str(server[0]),
+        "SERVER_PORT": str(server[1]),
+        "wsgi.url_scheme": "https" if scope.get("scheme") in ("wss", "https") else "http",
+    }
+    user: Any = scope.get("user")
+    request.user = user
+    # Pushed like a poll's answer: into a page whose htmx requests carry the CSRF token.
+    request.htmx = True  # type: ignore[attr-defined]
+    return request
