@@ -28,6 +28,8 @@ from jobs_ui.views.viewer import Viewer
 CLOSE_SIGN_IN = 4403
 CLOSE_NOT_FOUND = 4404
 CLOSE_DONE = 1000
+# Seconds between two reads of the job that no hint asked for (hints can be lost).
+REREAD_SECONDS = 15.0
 
 
 class JobConsumer(AsyncWebsocketConsumer):
@@ -36,6 +38,7 @@ class JobConsumer(AsyncWebsocketConsumer):
     job_id = ""
     viewer = Viewer()
     _unwatch: Any = None
+    _rereads: asyncio.Future[None] | None = None
     _last_shown = ""
     _last_sent = 0.0
     _pending = False
@@ -51,15 +54,29 @@ class JobConsumer(AsyncWebsocketConsumer):
         if job is None:
             await self._close(CLOSE_SIGN_IN if self.viewer.user_id is None else CLOSE_NOT_FOUND)
             return
-        await database_sync_to_async(bridges.start)()
+        bridge = await database_sync_to_async(bridges.start)()
         self._unwatch = hub.watch(self.job_id, self._changed)
         await self._send(job)
+        # A safety net under the hints: the job is read again every so often anyway, as often as
+        # a panel polls where no bridge brings other processes' hints (SQLite without a broker).
+        every = float(get_config()["POLL_INTERVAL"]) if bridge is None else REREAD_SECONDS
+        self._rereads = asyncio.ensure_future(self._reread(every))
 
     async def disconnect(self, code: int) -> None:
+        self._stop_watching()
+
+    def _stop_watching(self) -> None:
         self._closed = True
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
+        if self._rereads is not None and self._rereads is not asyncio.current_task():
+            self._rereads.cancel()
+
+    async def _reread(self, every: float) -> None:
+        while not self._closed:
+            await asyncio.sleep(every)
+            self._changed()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return None
@@ -115,10 +132,7 @@ class JobConsumer(AsyncWebsocketConsumer):
         return render_to_string(PANEL_TEMPLATE, context, request=request)
 
     async def _close(self, code: int) -> None:
-        self._closed = True
-        if self._unwatch is not None:
-            self._unwatch()
-            self._unwatch = None
+        self._stop_watching()
         await self.close(code=code)
 
 

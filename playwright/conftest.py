@@ -19,7 +19,8 @@ from typing import Any
 import pytest
 from playwright.sync_api import expect
 
-# Worker subprocesses against the live server's database (start_worker, lines).
+# RabbitMQ settings (amqp_settings), and worker subprocesses against the live server's database (start_worker, lines).
+from tests.amqp_fixtures import *  # noqa: F403
 from tests.worker_fixtures import *  # noqa: F403
 
 # Fail in seconds, not the default 30 s: every step here takes well under a second.
@@ -96,6 +97,35 @@ def demo_site(settings: Any, live_server: Any, transactional_db: None) -> Iterat
         with contextlib.suppress(JobNotCancellable):
             cancel(job)
     stop_executors()
+
+
+@pytest.fixture
+def asgi_site(demo_site: str, settings: Any) -> Iterator[str]:
+    """The demo site with live push, served over ASGI by daphne in a process forked from this one
+    (so on the same test database and settings): its URL. Thread jobs launched there run there."""
+    from functools import partial
+
+    from channels.testing.live import make_application
+    from daphne.testing import DaphneProcess
+    from django.contrib.staticfiles.handlers import ASGIStaticFilesHandler
+    from django.db import connections
+
+    settings.JOBS_UI = {**settings.JOBS_UI, "WEBSOCKETS": True}
+    settings.ASGI_APPLICATION = "demo.asgi.application"
+    # The child opens its own connections; none of this process's may cross the fork.
+    connections.close_all()
+    server = DaphneProcess("127.0.0.1", partial(make_application, static_wrapper=ASGIStaticFilesHandler))
+    server.start()
+    deadline = time.monotonic() + 30
+    while not server.ready.wait(timeout=0.5):
+        if not server.is_alive() or time.monotonic() > deadline:
+            error = server.errors.get() if not server.errors.empty() else "no error reported"
+            pytest.fail(f"daphne did not start: {error}")
+    try:
+        yield f"http://127.0.0.1:{server.port.value}"
+    finally:
+        server.terminate()
+        server.join(10)
 
 
 @pytest.fixture

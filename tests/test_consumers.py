@@ -233,6 +233,22 @@ def test_progress_is_coalesced_and_the_last_one_delivered(alice, settings):
     socket.close()
 
 
+def test_without_a_bridge_the_job_is_read_again_every_poll_interval(alice, settings):
+    from django.db import connection
+
+    if connection.vendor != "sqlite":
+        pytest.skip("PostgreSQL brings other processes' changes by NOTIFY")
+    settings.JOBS_UI = {**settings.JOBS_UI, "POLL_INTERVAL": 0.2}
+    job = make_job(alice, status=JobStatus.RUNNING, started_at=timezone.now(), executor="worker")
+    socket = Socket(job.pk, alice)
+    assert socket.connect()[0]
+    socket.panel()
+    # As a worker process changes it on SQLite without a broker: no hint reaches this process.
+    Job.objects.filter(pk=job.pk).update(progress_message="Seen without a hint", progress_at=timezone.now())
+    assert "Seen without a hint" in socket.panel()
+    socket.close()
+
+
 def test_without_websockets_the_panel_has_no_socket(client, alice, settings):
     job = make_job(alice)
     client.force_login(alice)

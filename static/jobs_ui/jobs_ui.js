@@ -179,6 +179,14 @@
   // (htmx's ws extension), which sends the panel again after each change, then closes. While
   // it is open the panel does not poll; when it closes or cannot open, polling goes on at the
   // next tick, and stops again once the extension has reconnected.
+  if (window.htmx && (!htmx.config.wsReconnectDelay || htmx.config.wsReconnectDelay === "full-jitter")) {
+    // Back to push soon after the server is: at most about 10 s between two tries (the
+    // extension's own delay grows to a minute). A project's own setting is kept.
+    htmx.config.wsReconnectDelay = function (retryCount) {
+      var delay = Math.min(10000, 500 * Math.pow(2, retryCount));
+      return delay / 2 + (Math.random() * delay) / 2;
+    };
+  }
   document.addEventListener("htmx:wsOpen", function (evt) {
     evt.detail.elt.setAttribute("data-jobs-ui-push-open", "");
   });

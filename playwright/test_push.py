@@ -1,0 +1,163 @@
+"""Live push in a browser: the demo over ASGI (daphne), panels that follow their job over a websocket.
+
+With the socket up the panel changes and polls nothing; with the socket blocked it polls; once the
+socket is back the polling stops. Worker jobs reach the socket through PostgreSQL's NOTIFY and
+through RabbitMQ, across a restart of the broker.
+"""
+
+from __future__ import annotations
+
+import subprocess
+import time
+from pathlib import Path
+from typing import Any
+
+import pytest
+from django.test import Client
+from django.utils import timezone
+from playwright.sync_api import Page, expect
+
+from jobs_ui.models import Job, JobStatus
+
+pytestmark = pytest.mark.e2e
+
+
+class Traffic:
+    """The panel's polls and the frames its websockets received."""
+
+    def __init__(self, page: Page) -> None:
+        self.polls: list[str] = []
+        self.frames = 0
+        self.sockets = 0
+        page.on("request", lambda request: self.polls.append(request.url) if "/progress/" in request.url else None)
+        page.on("websocket", self._socket)
+
+    def _socket(self, socket: Any) -> None:
+        self.sockets += 1
+        socket.on("framereceived", self._frame)
+
+    def _frame(self, _payload: Any) -> None:
+        self.frames += 1
+
+
+def wait_for(page: Page, predicate: Any, what: str, timeout: float = 15.0) -> None:
+    """Wait until ``predicate()``, letting the page's events (requests, frames) arrive meanwhile."""
+    deadline = time.monotonic() + timeout
+    while not predicate():
+        if time.monotonic() > deadline:
+            pytest.fail(f"Timed out after {timeout} s waiting for {what}")
+        page.wait_for_timeout(50)
+
+
+def sign_in(page: Page, site: str, user: Any, settings: Any) -> None:
+    client = Client()
+    client.force_login(user)
+    cookie = client.cookies[settings.SESSION_COOKIE_NAME]
+    page.context.add_cookies([{"name": cookie.key, "value": cookie.value, "url": site}])
+    page.goto(f"{site}/")
+    expect(page.get_by_test_id("signed-in-as")).to_have_text(user.get_username())
+
+
+def test_the_panel_follows_its_job_over_the_websocket_and_polls_nothing(
+    page: Page, asgi_site, users, settings, screenshot
+):
+    traffic = Traffic(page)
+    sign_in(page, asgi_site, users["alice"], settings)
+    card = page.get_by_test_id("demo-export")
+    card.get_by_role("button", name="Export 150 customers").click()
+    panel = card.get_by_test_id("job-panel")
+    expect(panel).to_have_attribute("data-job-status", "SUCCESSFUL", timeout=20_000)
+    screenshot(page, "push-finished-1280")
+    assert traffic.sockets == 1
+    assert traffic.frames >= 2  # the panel at once, then at least the final one
+    assert traffic.polls == []
+
+
+def test_a_blocked_socket_falls_back_to_polling_and_push_resumes_when_it_is_back(
+    page: Page, asgi_site, users, settings
+):
+    traffic = Traffic(page)
+    blocked = {"on": True}
+
+    def route(socket: Any) -> None:
+        if blocked["on"]:
+            socket.close(code=1011, reason="blocked by the test")  # the extension tries again later
+        else:
+            socket.connect_to_server()
+
+    page.route_web_socket("**/ws/jobs/**", route)
+    sign_in(page, asgi_site, users["alice"], settings)
+    card = page.get_by_test_id("demo-long")
+    card.get_by_role("button", name="Rebuild the index").click()
+    panel = card.get_by_test_id("job-panel")
+    expect(panel).to_have_attribute("data-job-status", "RUNNING", timeout=10_000)
+    # Blocked: the panel polls, and moves.
+    wait_for(page, lambda: len(traffic.polls) >= 3, "three polls while the socket is blocked")
+    first = panel.locator("progress").get_attribute("value")
+    wait_for(page, lambda: panel.locator("progress").get_attribute("value") != first, "the bar to move by polling")
+    blocked["on"] = False
+    # Back: once the extension has reconnected, no more polls.
+    wait_for(page, lambda: traffic.frames >= 1, "the socket to be back", timeout=30)
+    polls = len(traffic.polls)
+    before = panel.locator("progress").get_attribute("value")
+    wait_for(page, lambda: panel.locator("progress").get_attribute("value") != before, "the bar to move by push")
+    page.wait_for_timeout(1_500)  # six poll intervals (0.25 s): none may happen now
+    assert len(traffic.polls) <= polls + 1  # one may have been on its way when the socket opened
+
+
+def _worker_job(users: dict[str, Any], gate: Path, lines: Any) -> Job:
+    return Job.objects.create(
+        task_path="tests.tasks.append_when_file_exists",
+        args=[lines.path, "done", str(gate)],
+        executor="worker",
+        owner=users["alice"],
+    )
+
+
+def test_a_worker_job_is_pushed_through_postgresql_notify(
+    page: Page, asgi_site, users, settings, start_worker, lines, tmp_path
+):
+    from django.db import connection
+
+    if connection.vendor != "postgresql":
+        pytest.skip("NOTIFY is PostgreSQL's")
+    start_worker()
+    gate = tmp_path / "gate"
+    job = _worker_job(users, gate, lines)
+    traffic = Traffic(page)
+    sign_in(page, asgi_site, users["alice"], settings)
+    page.goto(f"{asgi_site}/jobs/{job.pk}/")
+    panel = page.get_by_test_id("job-panel")
+    expect(panel).to_contain_text("attempt 1 waiting", timeout=20_000)
+    gate.touch()
+    expect(panel).to_have_attribute("data-job-status", "SUCCESSFUL", timeout=20_000)
+    assert traffic.polls == []
+
+
+@pytest.mark.rabbitmq
+@pytest.mark.usefixtures("amqp_settings")
+def test_a_worker_job_is_pushed_through_rabbitmq_and_after_the_broker_restarts(
+    page: Page, asgi_site, users, settings, start_worker, lines, tmp_path
+):
+    start_worker()
+    gate = tmp_path / "gate"
+    job = _worker_job(users, gate, lines)
+    traffic = Traffic(page)
+    sign_in(page, asgi_site, users["alice"], settings)
+    page.goto(f"{asgi_site}/jobs/{job.pk}/")
+    panel = page.get_by_test_id("job-panel")
+    expect(panel).to_contain_text("attempt 1 waiting", timeout=20_000)
+    subprocess.run(["rabbitmqctl", "stop_app"], check=True, capture_output=True)
+    try:
+        # A change no event will tell: only the snapshot after the bridge reconnects can show it.
+        Job.objects.filter(pk=job.pk).update(
+            progress_message="Changed while the broker was down", progress_at=timezone.now()
+        )
+    finally:
+        subprocess.run(["rabbitmqctl", "start_app"], check=True, capture_output=True)
+        subprocess.run(["rabbitmqctl", "await_startup"], check=True, capture_output=True)
+    expect(panel).to_contain_text("Changed while the broker was down", timeout=30_000)
+    gate.touch()
+    expect(panel).to_have_attribute("data-job-status", "SUCCESSFUL", timeout=30_000)
+    assert traffic.polls == []
+    assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCESSFUL
