@@ -71,7 +71,7 @@ class TestDispatch:
             connecting.append(threading.current_thread())
             return connect()
 
-        monkeypatch.setattr(amqp, "_connect", record_and_connect)
+        monkeypatch.setattr(amqp, "connect", record_and_connect)
         results = [tasks.append_line.enqueue("/dev/null", str(i)) for i in range(10)]
         # The publisher thread tries the broker and gives them up to the sweep.
         assert publisher.flush()
