@@ -12,6 +12,7 @@ urlpatterns = [
     path("", views.job_list, name="job_list"),
     path("launch/", views.job_launch, name="job_launch"),
     path("health.json", views.health_json, name="health"),
+    path("notifications/", views.notifications, name="notifications"),
     path("metrics", views.metrics, name="metrics"),
     path("staff/", views.staff_dashboard, name="staff"),
     path("staff/workers/", views.staff_section, {"section": "workers"}, name="staff_workers"),

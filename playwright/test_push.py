@@ -161,3 +161,48 @@ def test_a_worker_job_is_pushed_through_rabbitmq_and_after_the_broker_restarts(
     expect(panel).to_have_attribute("data-job-status", "SUCCESSFUL", timeout=30_000)
     assert traffic.polls == []
     assert Job.objects.get(pk=job.pk).status == JobStatus.SUCCESSFUL
+
+
+def _launch_count_then_leave(page: Page, site: str, n: int) -> None:
+    card = page.get_by_test_id("demo-count")
+    card.get_by_label("Count to").fill(str(n))
+    card.get_by_role("button", name="Start counting").click()
+    expect(card.get_by_test_id("job-panel")).to_have_attribute("data-job-status", "RUNNING", timeout=10_000)
+    page.goto(f"{site}/jobs/")  # "My jobs": rows, no panel
+
+
+def test_a_toast_says_a_job_finished_while_the_user_is_on_another_page(
+    page: Page, asgi_site, users, settings, screenshot
+):
+    notification_polls: list[str] = []
+    page.on("request", lambda r: notification_polls.append(r.url) if "/jobs/notifications/" in r.url else None)
+    sign_in(page, asgi_site, users["alice"], settings)
+    # A job whose panel is on screen gets no toast.
+    export = page.get_by_test_id("demo-export")
+    export.get_by_role("button", name="Export 150 customers").click()
+    expect(export.get_by_test_id("job-panel")).to_have_attribute("data-job-status", "SUCCESSFUL", timeout=20_000)
+    page.wait_for_timeout(500)
+    expect(page.get_by_test_id("job-toast")).to_have_count(0)
+    _launch_count_then_leave(page, asgi_site, 30)
+    toast = page.get_by_test_id("job-toast")
+    expect(toast).to_have_count(1, timeout=20_000)
+    expect(toast).to_contain_text("Count to N finished: open")
+    for width, height in ((1280, 800), (390, 844)):
+        page.set_viewport_size({"width": width, "height": height})
+        screenshot(page, f"toast-{width}")
+    assert notification_polls == []
+    toast.get_by_role("link", name="open").click()
+    expect(page.get_by_test_id("job-panel")).to_have_attribute("data-job-status", "SUCCESSFUL")
+    # On the job's own page, its panel is there: no toast for it again.
+    expect(page.get_by_test_id("job-toast")).to_have_count(0)
+
+
+def test_without_its_socket_the_toast_comes_by_polling(page: Page, asgi_site, users, settings):
+    notification_polls: list[str] = []
+    page.on("request", lambda r: notification_polls.append(r.url) if "/jobs/notifications/" in r.url else None)
+    page.route_web_socket("**/ws/jobs/mine/**", lambda socket: socket.close(code=1000))
+    sign_in(page, asgi_site, users["alice"], settings)
+    _launch_count_then_leave(page, asgi_site, 20)
+    toast = page.get_by_test_id("job-toast")
+    expect(toast).to_contain_text("Count to N finished: open", timeout=20_000)
+    assert notification_polls

@@ -2,16 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
 import json
-import threading
-from typing import Any
 
 import pytest
-from channels.auth import AuthMiddlewareStack
-from channels.routing import URLRouter
-from channels.security.websocket import AllowedHostsOriginValidator
-from channels.testing import WebsocketCommunicator
 from django.test import Client
 from django.utils import timezone
 
@@ -20,10 +13,9 @@ from jobs_ui.consumers import CLOSE_DONE, CLOSE_NOT_FOUND, CLOSE_SIGN_IN
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.push import bridges, hub
 from tests.helpers import make_job
+from tests.websockets import RECEIVE, Socket, socket_loop  # noqa: F401 (the fixture)
 
-pytestmark = pytest.mark.django_db(transaction=True)
-
-RECEIVE = 10  # seconds to wait for a message before the test fails
+pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("socket_loop")]
 
 
 @pytest.fixture(autouse=True)
@@ -32,102 +24,6 @@ def _push(settings):
     yield
     bridges.stop()
     hub.reset()
-
-
-def application() -> Any:
-    import jobs_ui.routing
-
-    return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(jobs_ui.routing.websocket_urlpatterns)))
-
-
-def headers_for(user: Any = None, origin: str = "http://testserver") -> list[tuple[bytes, bytes]]:
-    headers = [(b"origin", origin.encode()), (b"host", b"testserver")]
-    if user is not None:
-        client = Client()
-        client.force_login(user)
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
-    return headers
-
-
-class Loop:
-    """An event loop in a thread of its own, where the sockets of a test live between its steps."""
-
-    def __init__(self) -> None:
-        self.loop = asyncio.new_event_loop()
-        self.thread = threading.Thread(target=self.loop.run_forever, daemon=True)
-        self.thread.start()
-
-    def run(self, coroutine: Any) -> Any:
-        return asyncio.run_coroutine_threadsafe(coroutine, self.loop).result(RECEIVE * 2)
-
-    def stop(self) -> None:
-        self.run(_cancel_others())
-        self.loop.call_soon_threadsafe(self.loop.stop)
-        self.thread.join()
-        self.loop.close()
-
-
-async def _cancel_others() -> None:
-    # What a test left running (a socket it did not close) ends with the loop.
-    tasks = [task for task in asyncio.all_tasks() if task is not asyncio.current_task()]
-    for task in tasks:
-        task.cancel()
-    await asyncio.gather(*tasks, return_exceptions=True)
-
-
-_loop: Loop | None = None
-
-
-@pytest.fixture(autouse=True)
-def _loop_per_test():
-    global _loop
-    _loop = Loop()
-    yield
-    _loop.stop()
-    _loop = None
-
-
-class Socket:
-    """A websocket to a job's panel, driven from a synchronous test."""
-
-    def __init__(self, job_id: Any, user: Any = None, origin: str = "http://testserver") -> None:
-        headers = headers_for(user, origin)
-        self.communicator = self._run(self._make(f"/ws/jobs/{job_id}/", headers))
-
-    @staticmethod
-    async def _make(path: str, headers: list[tuple[bytes, bytes]]) -> WebsocketCommunicator:
-        return WebsocketCommunicator(application(), path, headers=headers)
-
-    @staticmethod
-    def _run(coroutine: Any) -> Any:
-        assert _loop is not None
-        return _loop.run(coroutine)
-
-    def connect(self) -> Any:
-        return self._run(self.communicator.connect(timeout=RECEIVE))
-
-    def receive(self) -> Any:
-        """The next message: {"type": "websocket.send", "text": ...} or {"type": "websocket.close", "code": ...}."""
-        return self._run(self.communicator.receive_output(timeout=RECEIVE))
-
-    def panel(self) -> Any:
-        message = self.receive()
-        assert message["type"] == "websocket.send", message
-        return message["text"]
-
-    def closed_with(self) -> Any:
-        message = self.receive()
-        assert message["type"] == "websocket.close", message
-        return message["code"]
-
-    def send(self, text: str) -> None:
-        self._run(self.communicator.send_to(text_data=text))
-
-    def quiet(self) -> Any:
-        return self._run(self.communicator.receive_nothing(timeout=0.3))
-
-    def close(self) -> None:
-        self._run(self.communicator.disconnect())
 
 
 def progressed(job: Job, done: int, message: str) -> None:
@@ -252,7 +148,7 @@ def test_without_a_bridge_the_job_is_read_again_every_poll_interval(alice, setti
 def test_without_websockets_the_panel_has_no_socket(client, alice, settings):
     job = make_job(alice)
     client.force_login(alice)
-    assert "ws-connect" in client.get(f"/jobs/{job.pk}/").content.decode()
+    assert f'ws-connect="/ws/jobs/{job.pk}/"' in client.get(f"/jobs/{job.pk}/").content.decode()
     settings.JOBS_UI = {**settings.JOBS_UI, "WEBSOCKETS": False}
     assert "ws-connect" not in client.get(f"/jobs/{job.pk}/").content.decode()
 
@@ -260,7 +156,7 @@ def test_without_websockets_the_panel_has_no_socket(client, alice, settings):
 def test_a_finished_jobs_page_joins_no_socket(client, alice):
     job = make_job(alice, status=JobStatus.SUCCESSFUL, finished_at=timezone.now())
     client.force_login(alice)
-    assert "ws-connect" not in client.get(f"/jobs/{job.pk}/").content.decode()
+    assert f'ws-connect="/ws/jobs/{job.pk}/"' not in client.get(f"/jobs/{job.pk}/").content.decode()
 
 
 @pytest.mark.usefixtures("amqp_settings")

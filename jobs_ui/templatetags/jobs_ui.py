@@ -22,7 +22,8 @@ from jobs_ui.jobs.create import validate_arguments
 from jobs_ui.models import Job
 from jobs_ui.registry import resolve_task
 from jobs_ui.views.launch_endpoint import sign_launch
-from jobs_ui.views.panel import PANEL_TEMPLATE, panel_context
+from jobs_ui.views.notifications import NOTIFICATIONS_TEMPLATE, notifications_context
+from jobs_ui.views.panel import WATCH_TEMPLATE, panel_context
 from jobs_ui.views.viewer import Viewer
 
 register = template.Library()
@@ -115,7 +116,18 @@ def launch_button(
 def job_panel(context: template.Context, job: Job) -> SafeString:
     """The live progress panel of ``job`` (which the request's user may see), for your own pages."""
     request = _request(context)
-    return render_to_string(PANEL_TEMPLATE, panel_context(request, job, Viewer.from_request(request)), request=request)
+    return render_to_string(WATCH_TEMPLATE, panel_context(request, job, Viewer.from_request(request)), request=request)
+
+
+@register.simple_tag(takes_context=True)
+def jobs_ui_notifications(context: template.Context) -> SafeString:
+    """For a project's base template: on any page, a toast when one of the signed-in user's jobs finishes
+    ("Export customers (CSV) finished: open"), over a socket per tab (``WEBSOCKETS``) or else by polling."""
+    request = _request(context)
+    user: Any = getattr(request, "user", None)
+    if user is None or not user.is_authenticated:
+        return SafeString("")
+    return render_to_string(NOTIFICATIONS_TEMPLATE, notifications_context(request), request=request)
 
 
 @register.simple_tag

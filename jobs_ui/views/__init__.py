@@ -7,6 +7,7 @@ from jobs_ui.views.all_jobs import staff_act, staff_jobs
 from jobs_ui.views.health import health_json, metrics
 from jobs_ui.views.json import job_result, job_status
 from jobs_ui.views.launch_endpoint import job_launch
+from jobs_ui.views.notifications import notifications
 from jobs_ui.views.pages import job_detail, job_list
 from jobs_ui.views.panel import job_progress, panel_response
 from jobs_ui.views.staff import staff_dashboard, staff_purge_workers, staff_section
@@ -22,6 +23,7 @@ __all__ = [
     "job_result",
     "job_status",
     "metrics",
+    "notifications",
     "panel_response",
     "staff_act",
     "staff_dashboard",

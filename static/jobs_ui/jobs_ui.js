@@ -158,6 +158,13 @@
 
   document.addEventListener("htmx:confirm", function (evt) {
     var elt = evt.detail.elt;
+    if (elt && elt.hasAttribute && elt.hasAttribute("data-jobs-ui-notify-poll")) {
+      // The toasts' fallback: only while the tab shows and its socket is not open.
+      if (document.hidden || document.querySelector("[data-jobs-ui-notifications][data-jobs-ui-push-open]")) {
+        evt.preventDefault();
+      }
+      return;
+    }
     if (!isPoll(elt) || evt.detail.verb !== "get") {
       return;
     }
@@ -414,8 +421,39 @@
     }
   });
 
+  // "Your job is done" toasts ({% jobs_ui_notifications %}): none for a job whose panel is on
+  // screen, one per job, the newest few kept until dismissed.
+  var toasted = new Set();
+  var TOASTS_KEPT = 5;
+  function arrived(toast) {
+    var jobId = toast.dataset.jobId;
+    var shown = document.querySelector('.jobs-ui-panel[data-job-id="' + jobId + '"]');
+    if (shown || toasted.has(jobId)) {
+      toast.remove();
+      return;
+    }
+    toasted.add(jobId);
+    var all = document.querySelectorAll(".jobs-ui-toast");
+    for (var i = 0; i < all.length - TOASTS_KEPT; i++) {
+      all[i].remove();
+    }
+  }
+  document.addEventListener("click", function (evt) {
+    var button = evt.target.closest ? evt.target.closest("[data-jobs-ui-dismiss]") : null;
+    var toast = button && button.closest(".jobs-ui-toast");
+    if (toast) {
+      toast.remove();
+    }
+  });
+
   document.addEventListener("htmx:load", function (evt) {
-    enhance(evt.detail.elt);
+    var elt = evt.detail.elt;
+    if (elt.classList && elt.classList.contains("jobs-ui-toast")) {
+      arrived(elt);
+    } else if (elt.querySelectorAll) {
+      elt.querySelectorAll(".jobs-ui-toast").forEach(arrived);
+    }
+    enhance(elt);
   });
   document.addEventListener("DOMContentLoaded", function () {
     enhance(document);
