@@ -59,5 +59,5 @@ def job_rerun(request: HtmxHttpRequest, job_id: uuid.UUID) -> HttpResponse:
         except (InvalidJobArguments, InvalidTask) as e:
             notice, status = str(e), 400
         else:
-            return _answer(request, new_job.get_absolute_url(), render_panel(request, new_job), "")
+            return _answer(request, new_job.get_absolute_url(), render_panel(request, new_job, watch=True), "")
     return _answer(request, job.get_absolute_url(), render_panel(request, job, notice=notice, status=status), notice)
