@@ -14,12 +14,12 @@ from typing import Any
 
 from channels.db import database_sync_to_async
 from channels.generic.websocket import AsyncWebsocketConsumer
-from django.http import HttpRequest
 from django.template.loader import render_to_string
 
 from jobs_ui.conf import get_config
 from jobs_ui.models import Job
 from jobs_ui.push import bridges, hub
+from jobs_ui.push.requests import scope_request
 from jobs_ui.views.panel import PANEL_TEMPLATE, panel_context, panel_etag
 from jobs_ui.views.standing import standing
 from jobs_ui.views.viewer import Viewer
@@ -122,7 +122,7 @@ class JobConsumer(AsyncWebsocketConsumer):
 
     def _render(self, job: Job) -> str:
         """The panel, or "" when it would show what was sent last (its ETag, as a poll's 304)."""
-        request = _request(self.scope, self.viewer)
+        request = scope_request(self.scope)
         where = standing(job, reads=1)
         shown = "" if job.is_finished else panel_etag(job, self.viewer, where)
         if shown and shown == self._last_shown:
@@ -134,21 +134,3 @@ class JobConsumer(AsyncWebsocketConsumer):
     async def _close(self, code: int) -> None:
         self._stop_watching()
         await self.close(code=code)
-
-
-def _request(scope: Any, viewer: Viewer) -> HttpRequest:
-    """What rendering a panel reads of a request, from the socket's scope."""
-    request = HttpRequest()
-    headers = {key.decode("latin-1").lower(): value.decode("latin-1") for key, value in scope.get("headers", [])}
-    server = scope.get("server") or ("localhost", 80)
-    request.META = {
-        "HTTP_HOST": headers.get("host", f"{server[0]}:{server[1]}"),
-        "SERVER_NAME": str(server[0]),
-        "SERVER_PORT": str(server[1]),
-        "wsgi.url_scheme": "https" if scope.get("scheme") in ("wss", "https") else "http",
-    }
-    user: Any = scope.get("user")
-    request.user = user
-    # Pushed like a poll's answer: into a page whose htmx requests carry the CSRF token.
-    request.htmx = True  # type: ignore[attr-defined]
-    return request

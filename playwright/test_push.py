@@ -206,3 +206,32 @@ def test_without_its_socket_the_toast_comes_by_polling(page: Page, asgi_site, us
     toast = page.get_by_test_id("job-toast")
     expect(toast).to_contain_text("Count to N finished: open", timeout=20_000)
     assert notification_polls
+
+
+def test_the_staff_dashboard_is_pushed_and_its_sections_poll_nothing(
+    page: Page, asgi_site, users, settings, screenshot
+):
+    from jobs_ui import events
+
+    users["staff"].is_superuser = True
+    users["staff"].save()
+    section_polls: list[str] = []
+    page.on(
+        "request", lambda r: section_polls.append(r.url) if "/jobs/staff/" in r.url and r.url.count("/") > 5 else None
+    )
+    sign_in(page, asgi_site, users["staff"], settings)
+    page.goto(f"{asgi_site}/jobs/staff/")
+    expect(page.get_by_test_id("staff-failures")).to_contain_text("No job has failed.")
+    job = Job.objects.create(
+        task_path="demo.tasks.count_to",
+        owner=users["alice"],
+        status=JobStatus.FAILED,
+        finished_at=timezone.now(),
+        error_class="builtins.OSError",
+        error_message="The disk is full.",
+    )
+    events.publish(events.JobEvent.for_job(job, "finished"))  # what the process that failed it sends
+    expect(page.get_by_test_id("staff-failure")).to_contain_text("The disk is full.", timeout=10_000)
+    page.wait_for_timeout(6_000)  # past a regular refresh: pushed too
+    screenshot(page, "staff-pushed-1280")
+    assert section_polls == []

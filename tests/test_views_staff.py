@@ -121,10 +121,12 @@ class TestWorkers:
     def test_the_sections_refresh_every_5_seconds_while_visible(self, client, signed_in):
         signed_in(client, "staff-reader")
         body = client.get("/jobs/staff/").content.decode()
-        assert body.count("""hx-trigger="every 5000ms [document.visibilityState === 'visible']\"""") == 3
+        trigger = "every 5000ms [document.visibilityState === 'visible' && !this.closest('[data-jobs-ui-push-open]')"
+        assert body.count(f'hx-trigger="{trigger}') == 4
         assert 'hx-get="/jobs/staff/workers/"' in body
         assert 'hx-get="/jobs/staff/queues/"' in body
         assert 'hx-get="/jobs/staff/throughput/"' in body
+        assert 'hx-get="/jobs/staff/failures/"' in body
 
     def test_purge_deletes_ended_workers_only(self, client, signed_in):
         for state in (WorkerState.STOPPED, WorkerState.CRASHED, WorkerState.LOST):

@@ -23,12 +23,17 @@ def application() -> Any:
     return AllowedHostsOriginValidator(AuthMiddlewareStack(URLRouter(jobs_ui.routing.websocket_urlpatterns)))
 
 
-def headers_for(user: Any = None, origin: str = "http://testserver") -> list[tuple[bytes, bytes]]:
+def headers_for(
+    user: Any = None, origin: str = "http://testserver", client: Client | None = None
+) -> list[tuple[bytes, bytes]]:
+    """A browser's headers: its origin, and the cookies of ``client`` (or of a new one signed in as ``user``)."""
     headers = [(b"origin", origin.encode()), (b"host", b"testserver")]
-    if user is not None:
+    if client is None and user is not None:
         client = Client()
         client.force_login(user)
-        headers.append((b"cookie", f"sessionid={client.cookies['sessionid'].value}".encode()))
+    if client is not None:
+        cookie = "; ".join(f"{name}={morsel.value}" for name, morsel in client.cookies.items())
+        headers.append((b"cookie", cookie.encode()))
     return headers
 
 
@@ -74,8 +79,15 @@ def socket_loop() -> Iterator[None]:
 class Socket:
     """A websocket to a job's panel, driven from a synchronous test."""
 
-    def __init__(self, job_id: Any, user: Any = None, origin: str = "http://testserver", query: str = "") -> None:
-        headers = headers_for(user, origin)
+    def __init__(
+        self,
+        job_id: Any,
+        user: Any = None,
+        origin: str = "http://testserver",
+        query: str = "",
+        client: Client | None = None,
+    ) -> None:
+        headers = headers_for(user, origin, client)
         self.communicator = self._run(self._make(f"/ws/jobs/{job_id}/{query}", headers))
 
     @staticmethod

@@ -137,7 +137,7 @@ class AmqpBridge(Bridge):
             amqp.close_connection(connection)
 
     def _bind(self, channel: Any, queue_name: str, job_id: str, bound: set[str], on: bool) -> None:
-        key = f"job.{job_id.replace('-', '')}"
+        key = "job.#" if job_id == hub.ALL else f"job.{job_id.replace('-', '')}"
         if on and job_id not in bound:
             channel.queue_bind(queue_name, amqp.name("events"), routing_key=key)
             bound.add(job_id)
@@ -153,8 +153,9 @@ class AmqpBridge(Bridge):
         except (TypeError, ValueError):
             logger.warning("An event that is not one, on %s; ignored", method.routing_key)
             return
-        if event.origin != events.ORIGIN:  # this process's own were delivered at once
-            hub.changed(_canonical(event.job_id))
+        job_id = _canonical(event.job_id)
+        if job_id and event.origin != events.ORIGIN:  # this process's own were delivered at once
+            hub.changed(job_id)
 
 
 class PostgresBridge(Bridge):
@@ -171,7 +172,9 @@ class PostgresBridge(Bridge):
             self._connected()
             while not self._stop.is_set():
                 for note in raw.notifies(timeout=TICK * 10, stop_after=1):
-                    hub.changed(_canonical(note.payload))
+                    job_id = _canonical(note.payload)
+                    if job_id:
+                        hub.changed(job_id)
         finally:
             database.close()
 

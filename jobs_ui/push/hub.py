@@ -20,7 +20,11 @@ logger = logging.getLogger(__name__)
 Changed = Callable[[], None]
 """Called, from any thread, when the watched job may have changed; must not block."""
 
+# What a listener (a bridge) is told when the first socket watching every job comes, or the last goes.
+ALL = "*"
+
 _watchers: defaultdict[str, set[Changed]] = defaultdict(set)
+_all_watchers: set[Changed] = set()
 _lock = threading.Lock()
 _listeners: list[Callable[[str, bool], None]] = []
 _unsubscribe: Callable[[], None] | None = None
@@ -56,16 +60,43 @@ def watch(job_id: str, changed: Changed) -> Callable[[], None]:
     return unwatch
 
 
-def watched() -> list[str]:
-    """The ids of the jobs watched now."""
+def watch_all(changed: Changed) -> Callable[[], None]:
+    """Call ``changed`` whenever any job may have changed (the staff dashboard); returns the function that stops it."""
+    global _unsubscribe
     with _lock:
-        return list(_watchers)
+        first = not _all_watchers
+        _all_watchers.add(changed)
+        listeners = list(_listeners)
+        if _unsubscribe is None:
+            _unsubscribe = events.subscribe(_on_local_event)
+    if first:
+        for listener in listeners:
+            listener(ALL, True)
+
+    def unwatch() -> None:
+        with _lock:
+            if changed not in _all_watchers:
+                return
+            _all_watchers.discard(changed)
+            last = not _all_watchers
+            listeners = list(_listeners)
+        if last:
+            for listener in listeners:
+                listener(ALL, False)
+
+    return unwatch
+
+
+def watched() -> list[str]:
+    """The ids of the jobs watched now, and ``ALL`` while some socket watches every job."""
+    with _lock:
+        return [*_watchers, *([ALL] if _all_watchers else [])]
 
 
 def changed(job_id: str) -> None:
-    """Tell the sockets watching ``job_id`` that it may have changed."""
+    """Tell the sockets watching ``job_id`` (or every job; ``ALL``: only those) that it may have changed."""
     with _lock:
-        watchers = list(_watchers.get(job_id, ()))
+        watchers = [*_watchers.get(job_id, ()), *_all_watchers]
     for callback in watchers:
         try:
             callback()
@@ -101,6 +132,7 @@ def reset() -> None:
     global _unsubscribe
     with _lock:
         _watchers.clear()
+        _all_watchers.clear()
         _listeners.clear()
         unsubscribe, _unsubscribe = _unsubscribe, None
     if unsubscribe is not None:

@@ -8,7 +8,7 @@ superusers do everything; other users get 403, anonymous visitors the login page
 from __future__ import annotations
 
 import functools
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -26,6 +26,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
 from jobs_ui.broker.queues import broker_counts
+from jobs_ui.conf import get_config
 from jobs_ui.health import QueueHealth, read_health
 from jobs_ui.jobs.staff_actions import PURGE_WORKERS, record_action
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
@@ -220,7 +221,9 @@ FAILURE_FIELDS = (
 
 def _context(request: HttpRequest) -> dict[str, Any]:
     user: Any = request.user
+    config = get_config()
     return {
+        "push_url": f"{config['WEBSOCKET_URL']}staff/" if config["WEBSOCKETS"] else "",
         "refresh_ms": REFRESH_MS,
         "can_act": user.has_perm(ACT_PERMISSION),
         "act_url": reverse("jobs_ui:staff_act"),
@@ -255,6 +258,15 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
 def staff_section(request: HtmxHttpRequest, section: str) -> HttpResponse:
     """One section of the dashboard (a key of ``SECTIONS``), as its refresh fetches it."""
     return _render_section(request, section)
+
+
+def render_sections(request: HttpRequest, sections: Iterable[str]) -> str:
+    """The partials of ``sections`` one after the other, as the dashboard's websocket pushes them (each by its id)."""
+    context = _context(request)
+    return "".join(
+        render_to_string(f"{STAFF_TEMPLATE}#{section}", {**context, **SECTIONS[section]()}, request=request)
+        for section in sections
+    )
 
 
 def _render_section(request: HtmxHttpRequest, section: str, **extra: Any) -> HttpResponse:
