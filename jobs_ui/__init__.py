@@ -5,13 +5,14 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["JobContext", "JobTask", "cancel", "enqueue_many", "launch", "launch_with", "panel_response"]
+__all__ = ["JobContext", "JobTask", "Retry", "cancel", "enqueue_many", "launch", "launch_with", "panel_response"]
 
 # Optimization: models must not be imported before the app registry is ready,
 # so the public API is resolved lazily.
 _LAZY = {
     "JobContext": "jobs_ui.context",
     "JobTask": "jobs_ui.backend",
+    "Retry": "jobs_ui.exceptions",
     "cancel": "jobs_ui.jobs.cancel",
     "enqueue_many": "jobs_ui.jobs.bulk",
     "launch": "jobs_ui.jobs.create",

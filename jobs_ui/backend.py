@@ -38,6 +38,16 @@ class JobTask(Task):  # type: ignore[type-arg]
     retry_delay: float = 1.0
     """Seconds before the first retry; doubled for each further one."""
 
+    retry_on: tuple[type[BaseException], ...] = ()
+    """Only these exceptions (and their subclasses) are retried; empty: any error is."""
+
+    retry_max_delay: float | None = None
+    """The longest the doubling delay before a retry grows to, in seconds; None: no cap."""
+
+    expires: float | None = None
+    """Seconds after its launch by which a job must have started; one that has not ends CANCELLED ("expired")
+    and never runs. None: it waits as long as it takes."""
+
     timeout: float | None = None
     """Seconds a job may run; the task is told, a process pool stops it."""
 
@@ -106,6 +116,15 @@ class JobsBackend(BaseTaskBackend):
             raise InvalidTask("retry_delay must be >= 0.")
         if task.timeout is not None and task.timeout <= 0:
             raise InvalidTask("timeout must be > 0 seconds.")
+        retry_on: Any = task.retry_on  # as given, whatever its annotation says
+        if not isinstance(retry_on, tuple) or not all(
+            isinstance(kind, type) and issubclass(kind, BaseException) for kind in retry_on
+        ):
+            raise InvalidTask("retry_on must be a tuple of exception classes.")
+        if task.retry_max_delay is not None and task.retry_max_delay < 0:
+            raise InvalidTask("retry_max_delay must be >= 0 seconds.")
+        if task.expires is not None and task.expires <= 0:
+            raise InvalidTask("expires must be > 0 seconds.")
         if task.unique not in UNIQUE:
             raise InvalidTask(f'unique must be True, False or "global", not {task.unique!r}.')
         if task.result_ttl is not None and task.result_ttl <= 0:

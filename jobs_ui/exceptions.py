@@ -61,6 +61,21 @@ class JobTimedOut(JobsUiException):
     """Raised inside a task by ``context.check_cancelled()`` once its ``timeout`` has passed."""
 
 
+class Retry(JobsUiException):
+    """Raised inside a task to be tried again: after ``delay`` seconds (None: the task's backoff), if an
+    attempt is left; otherwise the job fails with this message. Each retry uses up an attempt."""
+
+    def __init__(self, message: str = "", *, delay: float | None = None) -> None:
+        super().__init__(message or "The task asked to be tried again.")
+        if delay is not None and delay < 0:
+            raise ValueError("Retry(delay=...) must be 0 or more seconds.")
+        self.delay = delay
+
+
+class JobExpired(JobsUiException):
+    """The job was not started before its task's ``expires``: it ends CANCELLED and never runs."""
+
+
 class WorkerLost(JobsUiException):
     """The worker running the job stopped heartbeating."""
 

@@ -131,6 +131,8 @@ class Job(models.Model):
     attempts = models.PositiveIntegerField(default=0)
     max_attempts = models.PositiveIntegerField(default=1)
     run_after = models.DateTimeField(null=True, blank=True)
+    # A READY job not started by then ends CANCELLED, never run (JobTask.expires).
+    expires_at = models.DateTimeField(null=True, blank=True)
     enqueued_at = models.DateTimeField(_("enqueued"), db_default=Now())
     dispatched_at = models.DateTimeField(null=True, blank=True)
     started_at = models.DateTimeField(_("started"), null=True, blank=True)
@@ -207,6 +209,12 @@ class Job(models.Model):
                 fields=["finished_at"],
                 condition=Q(finished_at__isnull=False),
                 name="jobs_ui_job_finished_idx",
+            ),
+            # READY jobs that expire, for the pass that ends them (jobs_ui.jobs.expire).
+            models.Index(
+                fields=["expires_at"],
+                condition=Q(status="READY", expires_at__isnull=False),
+                name="jobs_ui_job_expires_idx",
             ),
             # The dispatch sweep: READY worker jobs without a message in RabbitMQ.
             models.Index(

@@ -10,7 +10,7 @@ from typing import Any
 from django.tasks import task
 
 from jobs_ui.context import JobContext
-from jobs_ui.exceptions import InvalidProgress, JobCancelled
+from jobs_ui.exceptions import InvalidProgress, JobCancelled, Retry
 
 # Tests wait on these instead of sleeping; ``shutdown`` ends every waiting task.
 gates: dict[str, threading.Event] = {}
@@ -79,6 +79,44 @@ def flaky(key: str) -> int:
     if calls.count(key) < 3:
         raise RuntimeError(f"attempt {calls.count(key)} fails")
     return calls.count(key)
+
+
+@task(retries=3, retry_delay=0.01, retry_on=(ConnectionError,))
+def retried_on_connection_errors(key: str, error: str) -> int:
+    """Raises ``error`` (ConnectionError or ValueError) on the first attempt; then succeeds."""
+    calls.append(key)
+    if calls.count(key) == 1:
+        raise ConnectionError("The service did not answer.") if error == "ConnectionError" else ValueError("Bad row.")
+    return calls.count(key)
+
+
+@task(retries=1, retry_delay=60)
+def asks_to_retry(key: str, delay: float | None) -> int:
+    """Asks to be tried again (after ``delay``) on its first attempt; then succeeds."""
+    calls.append(key)
+    if calls.count(key) == 1:
+        raise Retry("Not ready yet.", delay=delay)
+    return calls.count(key)
+
+
+@task()
+def asks_to_retry_once(key: str, delay: float | None) -> int:
+    """``asks_to_retry`` with no retry left."""
+    result: int = asks_to_retry.func(key, delay)
+    return result
+
+
+@task(retries=5, retry_delay=100, retry_max_delay=0.05)
+def capped_backoff(key: str) -> int:
+    calls.append(key)
+    if calls.count(key) < 3:
+        raise RuntimeError("again")
+    return calls.count(key)
+
+
+@task(expires=30)
+def expiring(value: int) -> int:
+    return value
 
 
 @task(unique=True)

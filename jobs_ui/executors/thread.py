@@ -22,6 +22,7 @@ from jobs_ui.conf import get_config
 from jobs_ui.executors.base import BaseExecutor
 from jobs_ui.jobs import worker_rows
 from jobs_ui.jobs.claim import claim, claim_next
+from jobs_ui.jobs.expire import expire_jobs
 from jobs_ui.jobs.finish import hand_back
 from jobs_ui.jobs.recover import recover_lost_jobs, renew_leases
 from jobs_ui.jobs.run import run_claimed, running_context
@@ -149,6 +150,7 @@ class ThreadExecutor(BaseExecutor):
                     if recover_lost_jobs():
                         with self._wake:
                             self._wake.notify_all()
+                    expire_jobs()
                     if self._launched:
                         self._unfinished_launched()
                 except Exception:

@@ -7,11 +7,13 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
+from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
 from django.contrib.auth.models import AnonymousUser
 from django.db import IntegrityError, connections, router, transaction
+from django.utils import timezone
 from django.utils.translation import gettext as _
 
 from jobs_ui.conf import get_config
@@ -68,6 +70,7 @@ def new_job(
         "public": task.public if public is None else public,
         "max_attempts": task.retries + 1,
         "run_after": task.run_after,
+        "expires_at": timezone.now() + timedelta(seconds=task.expires) if task.expires else None,
     }
     # Optimization: every value passed in field order, defaults included, which Django's
     # Model.__init__() takes in less time than keyword arguments.

@@ -151,10 +151,13 @@ def _count_outcome(worker_id: str, status: JobStatus) -> None:
         _counts[(worker_id, counter)] = _counts.get((worker_id, counter), 0) + 1
 
 
-def fail(job: Job, *, error_class: str, message: str, traceback: str = "") -> bool:
-    """Retry the job if attempts remain, else mark it FAILED."""
-    if job.attempts < job.max_attempts:
-        return retry(job, error_class=error_class, message=message, traceback=traceback)
+def fail(
+    job: Job, *, error_class: str, message: str, traceback: str = "", delay: float | None = None, retried: bool = True
+) -> bool:
+    """Retry the job if attempts remain (after ``delay`` seconds, None: the task's backoff) and
+    ``retried``, else mark it FAILED."""
+    if retried and job.attempts < job.max_attempts:
+        return retry(job, error_class=error_class, message=message, traceback=traceback, delay=delay)
     return finish(
         job,
         JobStatus.FAILED,
@@ -165,14 +168,18 @@ def fail(job: Job, *, error_class: str, message: str, traceback: str = "") -> bo
 
 
 def retry(job: Job, *, error_class: str, message: str, traceback: str = "", delay: float | None = None) -> bool:
-    """Hand the job back as READY after a doubling delay (with jitter)."""
+    """Hand the job back as READY after ``delay`` seconds, or else a doubling delay (with jitter) up to
+    the task's ``retry_max_delay``."""
     if delay is None:
         try:
-            base = resolve_task(job.task_path).retry_delay
+            task = resolve_task(job.task_path)
+            base, cap = task.retry_delay, task.retry_max_delay
         except Exception:
-            base = 1.0
+            base, cap = 1.0, None
         delay = base * 2 ** max(job.attempts - 1, 0)
         delay += random.uniform(0, delay * 0.1)
+        if cap is not None:
+            delay = min(delay, cap)
     fields: dict[str, Any] = {"error_class": error_class, "error_message": message, "error_traceback": traceback}
     return _back_to_ready(
         job,

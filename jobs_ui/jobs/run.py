@@ -18,8 +18,16 @@ from jobs_ui.backend import JobTask
 from jobs_ui.conf import get_config
 from jobs_ui.context import ContextState, JobContext
 from jobs_ui.events import JobEvent, publish
-from jobs_ui.exceptions import InvalidJobResult, JobCancelled, JobsUiException, JobTimedOut, ResultStoreError
+from jobs_ui.exceptions import (
+    InvalidJobResult,
+    JobCancelled,
+    JobsUiException,
+    JobTimedOut,
+    ResultStoreError,
+    Retry,
+)
 from jobs_ui.jobs import task_signals
+from jobs_ui.jobs.expire import EXPIRED_CLASS, expired, expired_message
 from jobs_ui.jobs.finish import fail, finish
 from jobs_ui.jobs.results import to_task_result
 from jobs_ui.jsonutil import encode_limited
@@ -128,6 +136,9 @@ def _prepare(job: Job, *, loop_safe: bool = False) -> tuple[JobTask, JobContext]
     except JobsUiException as e:
         fail(job, error_class=_class_path(e), message=str(e))
         return None
+    if expired(job):
+        finish(job, JobStatus.CANCELLED, error_class=EXPIRED_CLASS, error_message=expired_message(job))
+        return None
     publish(JobEvent.for_job(job, "started"))
     task_result = to_task_result(job, task)
     task_signals.started(job, task_result)
@@ -152,12 +163,17 @@ def _record_error(job: Job, task: JobTask, error: BaseException) -> None:
         finish(job, JobStatus.CANCELLED, error_class=_class_path(error), error_message=message)
     elif isinstance(error, JobTimedOut):
         fail(job, error_class=_class_path(error), message=f"Timed out after {task.timeout:g} s.")
+    elif isinstance(error, Retry):
+        # Asked for by the task: its own delay, or the task's backoff.
+        fail(job, error_class=_class_path(error), message=_message(error), delay=error.delay)
     else:
         fail(
             job,
             error_class=_class_path(error),
             message=_message(error),
             traceback="".join(traceback.format_exception(error)),
+            # With retry_on, only those errors are tried again.
+            retried=not task.retry_on or isinstance(error, task.retry_on),
         )
 
 

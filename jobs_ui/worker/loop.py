@@ -25,6 +25,7 @@ from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import send_batch
 from jobs_ui.exceptions import BrokerError
 from jobs_ui.jobs import worker_rows
+from jobs_ui.jobs.expire import expire_jobs
 from jobs_ui.jobs.finish import (
     announce_outcomes,
     batch_outcome_counts,
@@ -340,6 +341,7 @@ class Worker:
                     self.pick_up(missed)
             if recover_lost_jobs():
                 self._wake()
+            expire_jobs()
         except Exception:
             logger.exception("Heartbeat failed")
 
