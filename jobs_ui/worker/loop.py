@@ -44,6 +44,15 @@ from jobs_ui.worker.pools import make_pool
 
 logger = logging.getLogger(__name__)
 
+# What the worker process exits with, for a process supervisor to act on (README: Worker processes).
+EXIT_OK = 0
+"""Stopped as asked (a signal, --max-jobs, --until-done, --timeout) with every running job finished."""
+EXIT_CRASHED = 1
+"""The worker failed; its running jobs were handed back as READY."""
+EXIT_INTERRUPTED = 75
+"""Stopped before its running jobs finished: handed back as READY at the end of ``SHUTDOWN_GRACE``, or,
+after a second signal, left to the recovery of their lapsed lease (sysexits' EX_TEMPFAIL: try again)."""
+
 # Seconds between two passes over running jobs (cancel requests, hard limits).
 ENFORCE_INTERVAL = 0.2
 # Seconds before trying RabbitMQ again after it failed; meanwhile jobs are claimed from the database.
@@ -214,8 +223,13 @@ class Worker:
         self._wake()
 
     def run(self) -> int:
-        """Serve until stopped, ``--max-jobs`` or ``--until-done``; returns the exit code."""
+        """Serve until stopped, ``--max-jobs``, ``--until-done`` or ``--timeout``; returns the exit code:
+        ``EXIT_OK``, ``EXIT_INTERRUPTED`` when running jobs had to be handed back, ``EXIT_CRASHED``."""
         self._install_signals()
+        if self.options.timeout is not None:
+            timer = threading.Timer(self.options.timeout, self._time_is_up)
+            timer.daemon = True
+            timer.start()
         # Optimization: threads here mostly wait on sockets (broker, database) for
         # short moments; each must get the GIL back soon after, not after 5 ms.
         sys.setswitchinterval(SWITCH_INTERVAL)
@@ -244,15 +258,16 @@ class Worker:
         housekeeping = threading.Thread(target=self._housekeeping, name="jobs_ui-housekeeping", daemon=True)
         housekeeping.start()
         logger.info("Worker %s (%s) serving %s", self.id, self.label, ", ".join(self.queues))
-        code = 0
+        code = EXIT_OK
         try:
             self._feed()
             self._release_assigned()
-            self._drain()
+            if self._drain():
+                code = EXIT_INTERRUPTED
             self._state = WorkerState.STOPPED
         except Exception:
             logger.exception("Worker %s crashed", self.id)
-            self._state, code = WorkerState.CRASHED, 1
+            self._state, code = WorkerState.CRASHED, EXIT_CRASHED
             self._release_assigned()
             self._hand_back([*self.pool.revoke_waiting(), *self.pool.stop_now()])
         finally:
@@ -284,17 +299,25 @@ class Worker:
             if feed_from_database(self, until=retry_at if use_broker else None):
                 return
 
-    def _drain(self) -> None:
+    def _drain(self) -> bool:
+        """Let the running jobs finish (within ``SHUTDOWN_GRACE`` once stopped); whether some had to be handed back."""
         while not self._stopping.is_set() and not self.pool.wait_idle(ENFORCE_INTERVAL):
             pass
         if not self._stopping.is_set():
-            return
+            return False
         self._state = WorkerState.STOPPING
         worker_rows.set_state(self.id, self._state)
         # Reserved jobs that have not begun go back at once; running ones get the grace.
         self._hand_back(self.pool.revoke_waiting())
-        if not self.pool.wait_idle(get_config()["SHUTDOWN_GRACE"]):
-            self._hand_back(self.pool.stop_now())
+        if self.pool.wait_idle(get_config()["SHUTDOWN_GRACE"]):
+            return False
+        interrupted = self.pool.stop_now()
+        self._hand_back(interrupted)
+        return bool(interrupted)
+
+    def _time_is_up(self) -> None:
+        logger.warning("--timeout: %g s are up; taking no new jobs", self.options.timeout)
+        self.stop()
 
     def _hand_back(self, jobs: Iterable[Job]) -> None:
         for job in jobs:
@@ -375,4 +398,4 @@ class Worker:
         logger.warning("%s again: stopping at once; running jobs are recovered once their lease expires", name)
         self.pool.kill()
         sys.stderr.flush()
-        os._exit(1)
+        os._exit(EXIT_INTERRUPTED)

@@ -46,6 +46,10 @@ class WorkerOptions:
     heartbeat: float | None = None
     """Seconds between heartbeats; None for ``HEARTBEAT_INTERVAL``."""
 
+    timeout: float | None = None
+    """Stop after this many seconds as on a first SIGTERM (running jobs get ``SHUTDOWN_GRACE``), for
+    workers a cron job starts."""
+
     def __post_init__(self) -> None:
         if self.pool not in POOLS:
             raise InvalidWorkerOptions(f"Unknown pool {self.pool!r}; use one of {', '.join(POOLS)}.")
@@ -54,6 +58,8 @@ class WorkerOptions:
                 raise InvalidWorkerOptions(f"{name} must be a whole number >= 1, not {value!r}.")
         if self.heartbeat is not None and not self.heartbeat > 0:
             raise InvalidWorkerOptions(f"heartbeat must be > 0 seconds, not {self.heartbeat!r}.")
+        if self.timeout is not None and not self.timeout > 0:
+            raise InvalidWorkerOptions(f"timeout must be > 0 seconds, not {self.timeout!r}.")
         known = known_queues()
         for queue in (*self.queues, *self.exclude_queues):
             if known is not None and queue not in known:

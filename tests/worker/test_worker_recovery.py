@@ -14,6 +14,7 @@ from django.db import connection
 import jobs_ui
 from jobs_ui.jobs.recover import recover_lost_jobs
 from jobs_ui.models import Job, JobStatus, Worker, WorkerState
+from jobs_ui.worker.loop import EXIT_INTERRUPTED
 from tests import tasks
 from tests.waiting import wait_for_status, wait_until
 
@@ -197,7 +198,7 @@ def test_second_signal_stops_at_once(worker_mode, settings, start_worker, lines,
     worker.signal(signal.SIGINT)
     wait_until(lambda: Worker.objects.filter(state=WorkerState.STOPPING).exists(), what="the worker to stop")
     worker.signal(signal.SIGINT)
-    assert worker.wait() == 1
+    assert worker.wait() == EXIT_INTERRUPTED
     # Not handed back as at the end of a grace: left RUNNING for recovery.
     assert Job.objects.get(pk=result.id).status == JobStatus.RUNNING
     # Recovered as for a killed worker, once the lease expires (here: at once).
@@ -215,3 +216,39 @@ def test_cancel_of_a_running_job_is_cooperative(worker_mode, start_worker, lines
     assert worker.wait() == 0
     assert os.path.exists(lines.path)
     assert "finished" not in lines.read()
+
+
+class TestExitCodes:
+    """What the worker process exits with, for a process supervisor (README: Worker processes)."""
+
+    def test_a_graceful_stop_with_every_job_finished_exits_0(self, start_worker, lines):
+        result = tasks.append_line.enqueue(lines.path, "ran")
+        worker = start_worker()
+        wait_for_status(result.id, JobStatus.SUCCESSFUL)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait() == 0
+
+    def test_jobs_handed_back_at_the_end_of_the_grace_exit_75(self, settings, start_worker, lines, tmp_path):
+        settings.JOBS_UI = {**settings.JOBS_UI, "SHUTDOWN_GRACE": 0.3}
+        result = tasks.append_when_file_exists.enqueue(lines.path, "finished", str(tmp_path / "never"))
+        worker = start_worker("--concurrency", "1")
+        started(lines)
+        worker.signal(signal.SIGTERM)
+        assert worker.wait() == EXIT_INTERRUPTED == 75
+        assert Job.objects.get(pk=result.id).status == JobStatus.READY
+
+    def test_timeout_stops_an_idle_worker_with_0(self, start_worker):
+        worker = start_worker("--timeout", "0.5")
+        assert worker.wait(timeout=30) == 0
+        assert Worker.objects.get().state == WorkerState.STOPPED
+
+    def test_timeout_gives_running_jobs_the_grace_then_hands_them_back(self, settings, start_worker, lines, tmp_path):
+        settings.JOBS_UI = {**settings.JOBS_UI, "SHUTDOWN_GRACE": 0.3}
+        result = tasks.append_when_file_exists.enqueue(lines.path, "finished", str(tmp_path / "never"))
+        worker = start_worker("--concurrency", "1", "--timeout", "1")
+        started(lines)
+        assert worker.wait(timeout=30) == EXIT_INTERRUPTED
+        assert Job.objects.get(pk=result.id).status == JobStatus.READY
+
+    def test_a_bad_timeout_is_refused(self, start_worker):
+        assert start_worker("--timeout", "0").wait() != 0

@@ -42,6 +42,11 @@ class Command(BaseCommand):
         parser.add_argument("--max-jobs", type=positive_int, help="Exit after this many jobs.")
         parser.add_argument("--label", default="", help="Name shown to staff; {pid} and {host} are replaced.")
         parser.add_argument("--heartbeat", type=positive_float, help="Seconds between heartbeats.")
+        parser.add_argument(
+            "--timeout",
+            type=positive_float,
+            help="Stop after this many seconds, as on SIGTERM (running jobs get SHUTDOWN_GRACE); for cron.",
+        )
         parser.add_argument("--reload", action="store_true", help="Restart when code changes (DEBUG only).")
         parser.add_argument(
             "--processes",
@@ -62,6 +67,7 @@ class Command(BaseCommand):
                 until_done=options["once"] or options["until_done"],
                 label=options["label"],
                 heartbeat=options["heartbeat"],
+                timeout=options["timeout"],
             )
         except InvalidWorkerOptions as e:
             raise CommandError(str(e)) from e
@@ -95,7 +101,7 @@ def _child_arguments(options: dict[str, Any]) -> list[str]:
     for flag in ("queue", "exclude_queue", "exclude_task"):
         for value in options[flag]:
             arguments += [f"--{flag.replace('_', '-')}", value]
-    for flag in ("concurrency", "max_jobs", "heartbeat"):
+    for flag in ("concurrency", "max_jobs", "heartbeat", "timeout"):
         if options[flag] is not None:
             arguments += [f"--{flag.replace('_', '-')}", str(options[flag])]
     if options["until_done"]:
