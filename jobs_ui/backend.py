@@ -67,6 +67,9 @@ class JobTask(Task):  # type: ignore[type-arg]
     label: str | None = None
     """Human name shown in pages; defaults to the function name."""
 
+    max_arguments_bytes: int | None = None
+    """The largest the arguments may be, as JSON; None uses ``JOBS_UI["MAX_ARGUMENTS_BYTES"]``."""
+
     @property
     def display_name(self) -> str:
         return self.label or self.name.replace("_", " ").capitalize()
@@ -125,6 +128,8 @@ class JobsBackend(BaseTaskBackend):
             raise InvalidTask("retry_max_delay must be >= 0 seconds.")
         if task.expires is not None and task.expires <= 0:
             raise InvalidTask("expires must be > 0 seconds.")
+        if task.max_arguments_bytes is not None and task.max_arguments_bytes <= 0:
+            raise InvalidTask("max_arguments_bytes must be > 0.")
         if task.unique not in UNIQUE:
             raise InvalidTask(f'unique must be True, False or "global", not {task.unique!r}.')
         if task.result_ttl is not None and task.result_ttl <= 0:

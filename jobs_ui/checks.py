@@ -97,6 +97,14 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
             )
         )
     messages.extend(_push_messages(config))
+    if config["EMAIL_BACKEND"] == "jobs_ui.mail.QueuedEmailBackend":
+        messages.append(
+            Error(
+                "JOBS_UI['EMAIL_BACKEND'] is the backend that sends the queued messages; it cannot be the queue itself.",
+                hint="Name the real backend, e.g. 'django.core.mail.backends.smtp.EmailBackend'.",
+                id="jobs_ui.E009",
+            )
+        )
     messages.extend(_store_messages())
     return messages
 

@@ -102,6 +102,10 @@ JOBS_UI = {
 if os.environ.get("JOBS_UI_TEST_OVERRIDES"):
     JOBS_UI = json.loads(os.environ["JOBS_UI_TEST_OVERRIDES"])
 
+# A worker started by a test that sends queued mail gets that test's MAILERS (tests/test_mail.py).
+if os.environ.get("JOBS_UI_TEST_MAILERS"):
+    MAILERS = json.loads(os.environ["JOBS_UI_TEST_MAILERS"])
+
 # A subprocess started by a test (tests/crash_child.py) joins the test database.
 if os.environ.get("JOBS_UI_TEST_DB_NAME"):
     DATABASES["default"]["NAME"] = os.environ["JOBS_UI_TEST_DB_NAME"]

@@ -33,7 +33,7 @@ if TYPE_CHECKING:
 
 def validate_arguments(task: JobTask, args: list[Any], kwargs: dict[str, Any]) -> tuple[list[Any], dict[str, Any]]:
     """JSON-normalised copies of ``args``/``kwargs``; ``InvalidJobArguments`` when they cannot be used."""
-    limit = get_config()["MAX_ARGUMENTS_BYTES"]
+    limit = task.max_arguments_bytes or get_config()["MAX_ARGUMENTS_BYTES"]
     text = encode_limited([args, kwargs], limit=limit, what="Arguments", error=InvalidJobArguments)
     args, kwargs = json.loads(text)
     leading = [None] if task.takes_context else []
