@@ -21,7 +21,7 @@ if TYPE_CHECKING:
     from collections.abc import Sequence
 
 
-EXECUTORS = ("thread", "worker")
+EXECUTORS = ("thread", "worker", "immediate")
 UNIQUE = (False, True, "global")
 
 
@@ -30,7 +30,8 @@ class JobTask(Task):  # type: ignore[type-arg]
     """A ``django.tasks`` task with jobs_ui's options, set in ``@task(...)``."""
 
     executor: str | None = None
-    """``"thread"`` (the web process) or ``"worker"`` (worker processes); None uses ``JOBS_UI["EXECUTOR"]``."""
+    """``"thread"`` (the web process), ``"worker"`` (worker processes) or ``"immediate"`` (inside the launch,
+    for tests); None uses ``JOBS_UI["EXECUTOR"]``."""
 
     retries: int = 0
     """How many times a failed job is tried again."""

@@ -11,6 +11,7 @@ from django.core.checks import CheckMessage, Error, Tags, Warning, register
 from django.db import connections, router
 from django.db.backends.base.base import BaseDatabaseWrapper
 
+from jobs_ui.backend import EXECUTORS
 from jobs_ui.conf import REMOVED, get_config, removed_keys, unknown_keys
 from jobs_ui.exceptions import InvalidBackend
 from jobs_ui.models import Job
@@ -60,11 +61,11 @@ def check_settings(**kwargs: Any) -> list[CheckMessage]:
         for key in removed_keys()
     )
     config = get_config()
-    if config["EXECUTOR"] not in ("thread", "worker"):
+    if config["EXECUTOR"] not in EXECUTORS:
         messages.append(
             Error(
                 f"JOBS_UI['EXECUTOR'] is {config['EXECUTOR']!r}.",
-                hint="Use 'thread' or 'worker'.",
+                hint="Use 'thread', 'worker' or (in tests) 'immediate'.",
                 id="jobs_ui.E005",
             )
         )

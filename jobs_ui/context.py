@@ -7,7 +7,8 @@ import json
 import logging
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -186,6 +187,20 @@ def _in_event_loop() -> bool:
     return True
 
 
+_in_caller = threading.local()
+
+
+@contextmanager
+def writes_in_callers_transaction() -> Iterator[None]:
+    """A job run in the caller's thread and transaction (``jobs_ui.jobs.inline``): its progress is
+    written with its end, in that transaction, where a connection of another thread could not see the row."""
+    _in_caller.depth = getattr(_in_caller, "depth", 0) + 1
+    try:
+        yield
+    finally:
+        _in_caller.depth -= 1
+
+
 def _outside_transaction(write: Callable[[], None]) -> bool:
     """Run ``write`` outside the task's transaction; False when that cannot be done now."""
     # Progress must be visible while the task runs, and must not vanish if the
@@ -197,6 +212,8 @@ def _outside_transaction(write: Callable[[], None]) -> bool:
         with write_turn(alias):
             write()
         return True
+    if getattr(_in_caller, "depth", 0):
+        return False
     if connection.vendor == "sqlite":
         # One writer at a time: the task's transaction holds the lock, so a
         # second connection would wait for it. The write stays pending until

@@ -7,6 +7,7 @@ from typing import Any
 
 import pytest
 
+from jobs_ui.testing import jobs_ui_run_jobs  # noqa: F401 (a fixture, registered as a project would)
 from tests import tasks
 from tests.amqp_fixtures import *  # noqa: F403
 from tests.worker_fixtures import *  # noqa: F403

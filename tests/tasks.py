@@ -149,6 +149,15 @@ def on_worker() -> str:
     return "worker"
 
 
+@task(executor="worker", takes_context=True)
+def queues_another(context: JobContext, n: int) -> int:
+    """Keeps ``n`` in its workspace, reports progress, and queues ``on_worker``."""
+    context.workspace["n"] = n
+    context.progress(1, 2, "Queued the next one")
+    on_worker.enqueue()
+    return n
+
+
 @task(takes_context=True, timeout=0.2)
 def slow_with_timeout(context: JobContext) -> None:
     while not shutdown.wait(0.02):

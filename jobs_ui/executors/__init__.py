@@ -18,6 +18,7 @@ if TYPE_CHECKING:
 EXECUTOR_CLASSES = {
     "thread": "jobs_ui.executors.thread.ThreadExecutor",
     "worker": "jobs_ui.executors.worker.WorkerExecutor",
+    "immediate": "jobs_ui.executors.immediate.ImmediateExecutor",
 }
 
 _executors: dict[str, BaseExecutor] = {}
@@ -25,11 +26,11 @@ _lock = threading.Lock()
 
 
 def get_executor(name: str) -> BaseExecutor:
-    """This process's executor called ``name`` ("thread" or "worker"), built on first use."""
+    """This process's executor called ``name`` ("thread", "worker" or "immediate"), built on first use."""
     with _lock:
         if name not in _executors:
             if name not in EXECUTOR_CLASSES:
-                raise InvalidBackend(f"Unknown executor {name!r}; use 'thread' or 'worker'.")
+                raise InvalidBackend(f"Unknown executor {name!r}; use one of {', '.join(EXECUTOR_CLASSES)}.")
             _executors[name] = import_string(EXECUTOR_CLASSES[name])()
         return _executors[name]
 

@@ -24,6 +24,9 @@ class BaseExecutor(ABC):
     supports_cross_process: bool = False
     """Whether jobs run in processes other than the one that launched them."""
 
+    runs_at_once: bool = False
+    """Whether a new job is handed over inside its launch, in the caller's transaction, rather than once committed."""
+
     @abstractmethod
     def dispatch(self, job: Job) -> None:
         """Hand over a committed READY job. Must not raise: a job not handed over waits as READY."""

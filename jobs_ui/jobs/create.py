@@ -160,6 +160,9 @@ def _hand_over(job: Job, using: str, executor: BaseExecutor, *, notified: bool) 
     """Hand the inserted ``job`` to its executor once the transaction commits, unless its INSERT did."""
     if job.worker_id:
         return  # given to an idle worker by its INSERT, which tells it on commit
+    if executor.runs_at_once:
+        dispatch(job)
+        return
     if notified and not executor.dispatch_after_notification():
         return
     if not notified and executor.dispatch_after_notification() and executor.insert_notification(using):
