@@ -74,7 +74,11 @@ class CheckSettingsTests(SimpleTestCase):
     @override_settings(JOBS_UI={"EXECUTOR": "cloud"})
     def test_e005_unknown_executor(self):
         assert check_settings() == [
-            Error("JOBS_UI['EXECUTOR'] is 'cloud'.", hint="Use 'thread', 'worker' or (in tests) 'immediate'.", id="jobs_ui.E005")
+            Error(
+                "JOBS_UI['EXECUTOR'] is 'cloud'.",
+                hint="Use 'thread', 'worker' or (in tests) 'immediate'.",
+                id="jobs_ui.E005",
+            )
         ]
 
     @override_settings(JOBS_UI={"POLL_INTERVAL": "1s", "MAX_UNFINISHED_JOBS_PER_USER": 0})

@@ -184,7 +184,8 @@ class TestJobList:
 
     def test_keyset_breaks_ties_on_id(self, client, alice):
         jobs = [make_job(alice) for _ in range(PAGE_SIZE + 3)]
-        same = timezone.now()
+        # Microseconds that round up (SQLite compares milliseconds here): ties must stay ties.
+        same = timezone.now().replace(microsecond=999_600)
         Job.objects.filter(pk__in=[job.pk for job in jobs]).update(enqueued_at=same)
         client.force_login(alice)
         first = client.get("/jobs/")

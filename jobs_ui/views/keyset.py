@@ -6,7 +6,7 @@ import uuid
 from datetime import UTC, datetime
 
 from django.db import connections
-from django.db.models import CharField, Func, Q
+from django.db.models import CharField, Func, Q, Value
 from django.utils import timezone
 
 from jobs_ui.models import Job, JobQuerySet
@@ -38,8 +38,8 @@ def older_than(jobs: JobQuerySet, when: datetime, last_id: uuid.UUID) -> JobQuer
     if connections[jobs.db].vendor == "sqlite":
         # SQLite compares times as text: the database's clock writes milliseconds ("…:05.123"), a
         # parameter has microseconds ("…:05.123000"), so the same time would compare as earlier.
-        # Both sides are compared in the database clock's form.
-        stamp = when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f")[:-3]
+        # Both sides are compared in the database clock's form, made by the same function.
+        stamp = _Milliseconds(Value(when.astimezone(UTC).strftime("%Y-%m-%d %H:%M:%S.%f"), output_field=CharField()))
         jobs = jobs.alias(enqueued_ms=_Milliseconds("enqueued_at"))
         return jobs.filter(Q(enqueued_ms__lt=stamp) | Q(enqueued_ms=stamp, id__lt=last_id))
     return jobs.filter(Q(enqueued_at__lt=when) | Q(enqueued_at=when, id__lt=last_id))

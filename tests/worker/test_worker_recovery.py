@@ -176,7 +176,7 @@ def test_sigterm_hands_back_a_job_that_outlasts_the_grace_period(
     worker = start_worker("--pool", pool, "--concurrency", "1")
     started(lines)
     worker.signal(signal.SIGTERM)
-    assert worker.wait() == 0
+    assert worker.wait() == EXIT_INTERRUPTED
     job = Job.objects.get(pk=result.id)
     assert job.status == JobStatus.READY
     assert (job.attempts, job.max_attempts) == (1, 2)  # the interruption did not use up a retry
