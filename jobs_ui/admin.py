@@ -16,7 +16,7 @@ from django.utils.translation import gettext as _
 from django.utils.translation import gettext_lazy, ngettext
 
 from jobs_ui.jobs.staff_actions import ACTIONS, BULK_LIMIT, Action, act
-from jobs_ui.models import Job, StaffAction, Worker, WorkerState, silent_before
+from jobs_ui.models import Job, Schedule, StaffAction, Worker, WorkerState, silent_before
 from jobs_ui.views.access import ACT_PERMISSION, staff_may
 
 
@@ -64,6 +64,15 @@ class JobAdmin(ReadOnlyAdmin):
     def has_act_permission(self, request: HttpRequest) -> bool:
         """The dashboard's permission to act on jobs (``jobs_ui.change_job``, staff)."""
         return staff_may(request.user, ACT_PERMISSION)
+
+
+@admin.register(Schedule)
+class ScheduleAdmin(ReadOnlyAdmin):
+    """Schedules are defined in code and settings; staff run one now from the dashboard."""
+
+    list_display = ["name", "task_path", "cron", "timezone", "last_occurrence", "next_occurrence", "enabled"]
+    list_filter = ["enabled"]
+    search_fields = ["name", "task_path"]
 
 
 @admin.register(StaffAction)

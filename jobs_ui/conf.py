@@ -62,6 +62,8 @@ DEFAULTS: dict[str, Any] = {
     # A secret that monitoring sends as "Authorization: Bearer <token>" to read
     # /jobs/health.json and /jobs/metrics; None: staff only.
     "HEALTH_TOKEN": None,
+    # Cron schedules by name: {"name": {"task": "app.tasks.x", "cron": "0 3 * * *", ...}} (jobs_ui.schedules).
+    "SCHEDULES": {},
     # Where jobs_ui.mail.QueuedEmailBackend's jobs send the messages.
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",
     # Panels join a websocket (jobs_ui.routing in the project's asgi.py) and poll only while it is down.

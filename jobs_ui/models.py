@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from jobs_ui.conf import get_config
 from jobs_ui.jobs.ids import new_job_id
+from jobs_ui.schedules import ScheduleSpec
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -152,6 +153,12 @@ class Job(models.Model):
     result = models.JSONField(null=True, blank=True)
     result_expires_at = models.DateTimeField(null=True, blank=True)
 
+    # The schedule that made this job, and the occurrence it runs for (None: a forced run).
+    schedule = models.ForeignKey(
+        "Schedule", null=True, blank=True, on_delete=models.SET_NULL, related_name="jobs", db_index=False
+    )
+    occurrence = models.DateTimeField(null=True, blank=True)
+
     # The job a member of staff retried as this one (``jobs_ui.jobs.retry``).
     retry_of = models.ForeignKey(
         "self",
@@ -224,6 +231,12 @@ class Job(models.Model):
             ),
         ]
         constraints = [
+            # One job per occurrence of a schedule, however many workers run schedules.
+            models.UniqueConstraint(
+                fields=["schedule", "occurrence"],
+                condition=Q(occurrence__isnull=False),
+                name="jobs_ui_job_one_per_occurrence",
+            ),
             # Enforces JobTask(unique=True) in the table itself, race-free.
             models.UniqueConstraint(
                 fields=["task_path", "unique_key"],
@@ -258,6 +271,50 @@ class Job(models.Model):
 
     def is_visible_to(self, user: Any) -> bool:
         return self.public or (user.is_authenticated and self.owner_id == user.pk)
+
+
+class Schedule(models.Model):
+    """A cron schedule of a task (``jobs_ui.schedules``), as workers run it (``jobs_ui.jobs.schedule_runs``)."""
+
+    name = models.CharField(_("name"), max_length=200, unique=True)
+    task_path = models.CharField(_("task"), max_length=255)
+    cron = models.CharField(max_length=200)
+    timezone = models.CharField(max_length=64, blank=True, default="")
+    args = models.JSONField(default=list, blank=True)
+    kwargs = models.JSONField(default=dict, blank=True)
+    queue_name = models.CharField(max_length=100, blank=True, default="")
+    priority = models.SmallIntegerField(null=True, blank=True)
+    catch_up = models.CharField(max_length=10, default="latest")
+    datetime_kwarg = models.CharField(max_length=100, blank=True, default="")
+    # A schedule the code and settings no longer define is kept, disabled, with its jobs.
+    enabled = models.BooleanField(default=True)
+    created_at = models.DateTimeField(db_default=Now())
+    last_occurrence = models.DateTimeField(_("last run"), null=True, blank=True)
+    next_occurrence = models.DateTimeField(_("next run"), null=True, blank=True)
+    last_forced_at = models.DateTimeField(null=True, blank=True)
+
+    class Meta:
+        verbose_name = _("schedule")
+        verbose_name_plural = _("schedules")
+        ordering = ["name"]
+        permissions = [("run_schedule", _("Can run a schedule now"))]
+
+    def __str__(self) -> str:
+        return self.name
+
+    def spec(self) -> ScheduleSpec:
+        return ScheduleSpec(
+            name=self.name,
+            task=self.task_path,
+            cron=self.cron,
+            timezone=self.timezone,
+            args=self.args,
+            kwargs=self.kwargs,
+            queue_name=self.queue_name,
+            priority=self.priority,
+            catch_up=self.catch_up,
+            datetime_kwarg=self.datetime_kwarg,
+        )
 
 
 class StaffAction(models.Model):

@@ -11,6 +11,7 @@ from django.tasks import task
 
 from jobs_ui.context import JobContext
 from jobs_ui.exceptions import InvalidProgress, JobCancelled, Retry
+from jobs_ui.schedules import schedule
 
 # Tests wait on these instead of sleeping; ``shutdown`` ends every waiting task.
 gates: dict[str, threading.Event] = {}
@@ -117,6 +118,18 @@ def capped_backoff(key: str) -> int:
 @task(expires=30)
 def expiring(value: int) -> int:
     return value
+
+
+@task()
+def scheduled_tick(at: str | None = None) -> str | None:
+    """What a schedule runs: returns the occurrence it was given."""
+    return at
+
+
+@schedule(cron="manual")
+@task()
+def every_night() -> None:
+    return None
 
 
 @task(unique=True)

@@ -17,7 +17,13 @@ from tests.websockets import Socket, socket_loop  # noqa: F401 (the fixture)
 
 pytestmark = [pytest.mark.django_db(transaction=True), pytest.mark.usefixtures("socket_loop")]
 
-SECTIONS = ["jobs-ui-staff-workers", "jobs-ui-staff-queues", "jobs-ui-staff-throughput", "jobs-ui-staff-failures"]
+SECTIONS = [
+    "jobs-ui-staff-workers",
+    "jobs-ui-staff-queues",
+    "jobs-ui-staff-throughput",
+    "jobs-ui-staff-failures",
+    "jobs-ui-staff-schedules",
+]
 
 
 @pytest.fixture(autouse=True)
@@ -88,6 +94,6 @@ def test_the_page_joins_the_socket_and_its_sections_poll_only_while_it_is_down(c
     signed_in(client, "staff-reader")
     body = client.get("/jobs/staff/").content.decode()
     assert 'ws-connect="/ws/jobs/staff/"' in body
-    assert body.count("!this.closest('[data-jobs-ui-push-open]')") == 4
+    assert body.count("!this.closest('[data-jobs-ui-push-open]')") == 5
     settings.JOBS_UI = {**settings.JOBS_UI, "WEBSOCKETS": False}
     assert "/ws/jobs/staff/" not in client.get("/jobs/staff/").content.decode()

@@ -20,6 +20,7 @@ PAGES = [
     "/jobs/staff/queues/",
     "/jobs/staff/throughput/",
     "/jobs/staff/failures/",
+    "/jobs/staff/schedules/",
     "/jobs/staff/jobs/",
 ]
 PURGE = "/jobs/staff/workers/purge/"
@@ -122,7 +123,7 @@ class TestWorkers:
         signed_in(client, "staff-reader")
         body = client.get("/jobs/staff/").content.decode()
         trigger = "every 5000ms [document.visibilityState === 'visible' && !this.closest('[data-jobs-ui-push-open]')"
-        assert body.count(f'hx-trigger="{trigger}') == 4
+        assert body.count(f'hx-trigger="{trigger}') == 5
         assert 'hx-get="/jobs/staff/workers/"' in body
         assert 'hx-get="/jobs/staff/queues/"' in body
         assert 'hx-get="/jobs/staff/throughput/"' in body

@@ -7,7 +7,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Mapping, Sequence
-from datetime import timedelta
+from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any
 
 from django.contrib.auth import get_user_model
@@ -22,7 +22,7 @@ from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJo
 from jobs_ui.executors import get_executor
 from jobs_ui.jobs import task_signals
 from jobs_ui.jsonutil import encode_limited
-from jobs_ui.models import Job
+from jobs_ui.models import Job, Schedule
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
@@ -57,6 +57,8 @@ def new_job(
     owner: Any = None,
     public: bool | None = None,
     retry_of: Job | None = None,
+    schedule: Schedule | None = None,
+    occurrence: datetime | None = None,
 ) -> Job:
     """An unsaved ``Job`` row for validated arguments."""
     values = {
@@ -84,6 +86,8 @@ def new_job(
         job.owner = owner
     if retry_of is not None:
         job.retry_of = retry_of
+    if schedule is not None:
+        job.schedule, job.occurrence = schedule, occurrence
     return job
 
 
@@ -107,6 +111,8 @@ def create_job(
     public: bool | None = None,
     caller: Any = None,
     retry_of: Job | None = None,
+    schedule: Schedule | None = None,
+    occurrence: datetime | None = None,
 ) -> Job:
     """Write the ``Job`` row and hand it to its executor once the transaction commits.
 
@@ -115,7 +121,9 @@ def create_job(
     """
     args, kwargs = validate_arguments(task, args, kwargs)
     config = get_config()
-    job = new_job(task, args, kwargs, owner=owner, public=public, retry_of=retry_of)
+    job = new_job(
+        task, args, kwargs, owner=owner, public=public, retry_of=retry_of, schedule=schedule, occurrence=occurrence
+    )
     if task.unique:
         job.unique_key = unique_key(task, args, kwargs, owner)
     using = router.db_for_write(Job)

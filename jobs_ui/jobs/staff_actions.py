@@ -44,6 +44,8 @@ ACTIONS = {
 }
 # The action that deletes the rows of ended workers (jobs_ui.views.staff), recorded as the others.
 PURGE_WORKERS = "purge_workers"
+# Running a schedule's task now (jobs_ui.views.staff), recorded too.
+RUN_SCHEDULE = "run_schedule"
 
 
 @dataclass(frozen=True, slots=True)

@@ -10,7 +10,7 @@ from jobs_ui.views.launch_endpoint import job_launch
 from jobs_ui.views.notifications import notifications
 from jobs_ui.views.pages import job_detail, job_list
 from jobs_ui.views.panel import job_progress, panel_response
-from jobs_ui.views.staff import staff_dashboard, staff_purge_workers, staff_section
+from jobs_ui.views.staff import staff_dashboard, staff_purge_workers, staff_run_schedule, staff_section
 
 __all__ = [
     "health_json",
@@ -28,6 +28,7 @@ __all__ = [
     "staff_act",
     "staff_dashboard",
     "staff_purge_workers",
+    "staff_run_schedule",
     "staff_jobs",
     "staff_section",
 ]

@@ -12,6 +12,8 @@ from jobs_ui.models import Job
 # Staff read the dashboard and the health endpoints with the first; they act with the second.
 READ_PERMISSION = "jobs_ui.view_job"
 ACT_PERMISSION = "jobs_ui.change_job"
+# And run a schedule's task now.
+RUN_SCHEDULE_PERMISSION = "jobs_ui.run_schedule"
 
 
 def staff_may(user: Any, permission: str) -> bool:

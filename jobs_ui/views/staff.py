@@ -16,7 +16,7 @@ from django.contrib import messages
 from django.contrib.auth.views import redirect_to_login
 from django.core.exceptions import PermissionDenied
 from django.http import HttpRequest, HttpResponse
-from django.shortcuts import redirect, render
+from django.shortcuts import get_object_or_404, redirect, render
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
@@ -28,11 +28,12 @@ from django.views.decorators.http import require_GET, require_POST
 from jobs_ui.broker.queues import broker_counts
 from jobs_ui.conf import get_config
 from jobs_ui.health import QueueHealth, read_health
-from jobs_ui.jobs.staff_actions import PURGE_WORKERS, record_action
-from jobs_ui.models import Job, JobStatus, Worker, WorkerState
+from jobs_ui.jobs.schedule_runs import run_now
+from jobs_ui.jobs.staff_actions import PURGE_WORKERS, RUN_SCHEDULE, record_action
+from jobs_ui.models import Job, JobStatus, Schedule, Worker, WorkerState
 from jobs_ui.templatetags.jobs_ui import jobs_ui_duration
 from jobs_ui.throughput import read_throughput
-from jobs_ui.views.access import ACT_PERMISSION, READ_PERMISSION, staff_may
+from jobs_ui.views.access import ACT_PERMISSION, READ_PERMISSION, RUN_SCHEDULE_PERMISSION, staff_may
 from jobs_ui.views.pages import attempt_errors
 from jobs_ui.views.types import HtmxHttpRequest
 
@@ -186,6 +187,13 @@ def throughput_context() -> dict[str, Any]:
     }
 
 
+def schedules_context() -> dict[str, Any]:
+    return {
+        "schedules": list(Schedule.objects.order_by("-enabled", "name")),
+        "schedules_url": reverse("jobs_ui:staff_schedules"),
+    }
+
+
 # The newest failures shown on the dashboard; the list of jobs has the rest.
 FAILURES_SHOWN = 10
 
@@ -226,6 +234,7 @@ def _context(request: HttpRequest) -> dict[str, Any]:
         "push_url": f"{config['WEBSOCKET_URL']}staff/" if config["WEBSOCKETS"] else "",
         "refresh_ms": REFRESH_MS,
         "can_act": user.has_perm(ACT_PERMISSION),
+        "can_run_schedules": user.has_perm(RUN_SCHEDULE_PERMISSION),
         "act_url": reverse("jobs_ui:staff_act"),
         "jobs_url": reverse("jobs_ui:staff_jobs"),
         "dashboard_url": reverse("jobs_ui:staff"),
@@ -249,6 +258,7 @@ SECTIONS: dict[str, Callable[[], dict[str, Any]]] = {
     "queues": queues_context,
     "throughput": throughput_context,
     "failures": failures_context,
+    "schedules": schedules_context,
 }
 
 
@@ -289,3 +299,17 @@ def staff_purge_workers(request: HtmxHttpRequest) -> HttpResponse:
         return _render_section(request, "workers", notice=notice)
     messages.success(request, notice)
     return redirect("jobs_ui:staff")
+
+
+@require_POST
+@staff_only(RUN_SCHEDULE_PERMISSION)
+def staff_run_schedule(request: HtmxHttpRequest, schedule_id: int) -> HttpResponse:
+    """Run a schedule's task now (``jobs_ui.run_schedule``); its ``datetime_kwarg`` gets None. Opens the new job."""
+    schedule = get_object_or_404(Schedule, pk=schedule_id)
+    job = run_now(schedule)
+    record_action(RUN_SCHEDULE, request.user, f"schedule={schedule.name}", [str(job.pk)] if job else [])
+    if job is None:
+        messages.warning(request, _("Its task no longer exists; nothing was run."))
+        return redirect("jobs_ui:staff")
+    messages.success(request, _("%(name)s runs now.") % {"name": schedule.name})
+    return redirect(job.get_absolute_url())

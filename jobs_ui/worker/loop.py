@@ -34,6 +34,7 @@ from jobs_ui.jobs.finish import (
     write_outcomes,
 )
 from jobs_ui.jobs.recover import recover_lost_jobs, renew_leases, still_held
+from jobs_ui.jobs.schedule_runs import run_due_schedules, sync_schedules
 from jobs_ui.models import Job, WorkerKind, WorkerState
 from jobs_ui.models import Worker as WorkerRow
 from jobs_ui.worker import batching
@@ -55,6 +56,8 @@ after a second signal, left to the recovery of their lapsed lease (sysexits' EX_
 
 # Seconds between two passes over running jobs (cancel requests, hard limits).
 ENFORCE_INTERVAL = 0.2
+# Seconds between two looks at the schedules (their cron may count seconds).
+SCHEDULE_TICK = 1.0
 # Seconds before trying RabbitMQ again after it failed; meanwhile jobs are claimed from the database.
 BROKER_RETRY = 2.0
 # Python's default is 5 ms: the longest a thread back from a socket may wait for the GIL.
@@ -329,7 +332,8 @@ class Worker:
         config = get_config()
         beat_every = self.options.heartbeat or config["HEARTBEAT_INTERVAL"]
         sweep_every = config["DISPATCH_SWEEP_INTERVAL"] if config["AMQP_URL"] else None
-        next_beat = next_sweep = 0.0
+        schedules = self._schedules_ready()
+        next_beat = next_sweep = next_schedules = 0.0
         try:
             while not self._closed.is_set():
                 now = time.monotonic()
@@ -338,6 +342,9 @@ class Worker:
                     next_beat = now + beat_every
                 if sweep_every is not None and now >= next_sweep:
                     next_sweep = now + min(sweep_every, self._sweep() or sweep_every)
+                if schedules and now >= next_schedules and not self._stopping.is_set():
+                    self._run_schedules()
+                    next_schedules = now + SCHEDULE_TICK
                 try:
                     self.pool.enforce()
                     flush_outcome_counts()
@@ -349,6 +356,25 @@ class Worker:
             flush_outcome_counts()
             amqp.close()
             connections.close_all()
+
+    def _schedules_ready(self) -> bool:
+        """Whether this worker runs schedules: not with ``--no-schedules``; their rows made first."""
+        if not self.options.schedules:
+            return False
+        try:
+            return bool(sync_schedules())
+        except Exception:
+            logger.exception("Could not read the schedules; this worker runs none")
+            return False
+
+    def _run_schedules(self) -> None:
+        try:
+            made = run_due_schedules()
+        except Exception:
+            logger.exception("Could not run the schedules")
+            return
+        if made:
+            logger.info("Schedules made %d job(s)", made)
 
     def _beat(self) -> None:
         try:

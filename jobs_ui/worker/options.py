@@ -46,6 +46,9 @@ class WorkerOptions:
     heartbeat: float | None = None
     """Seconds between heartbeats; None for ``HEARTBEAT_INTERVAL``."""
 
+    schedules: bool = True
+    """Run the cron schedules (``jobs_ui.schedules``); ``--no-schedules`` on workers that should not."""
+
     timeout: float | None = None
     """Stop after this many seconds as on a first SIGTERM (running jobs get ``SHUTDOWN_GRACE``), for
     workers a cron job starts."""

@@ -43,6 +43,9 @@ class Command(BaseCommand):
         parser.add_argument("--label", default="", help="Name shown to staff; {pid} and {host} are replaced.")
         parser.add_argument("--heartbeat", type=positive_float, help="Seconds between heartbeats.")
         parser.add_argument(
+            "--no-schedules", action="store_true", help="Run no cron schedules here (other workers do)."
+        )
+        parser.add_argument(
             "--timeout",
             type=positive_float,
             help="Stop after this many seconds, as on SIGTERM (running jobs get SHUTDOWN_GRACE); for cron.",
@@ -68,6 +71,7 @@ class Command(BaseCommand):
                 label=options["label"],
                 heartbeat=options["heartbeat"],
                 timeout=options["timeout"],
+                schedules=not options["no_schedules"],
             )
         except InvalidWorkerOptions as e:
             raise CommandError(str(e)) from e
@@ -106,6 +110,8 @@ def _child_arguments(options: dict[str, Any]) -> list[str]:
             arguments += [f"--{flag.replace('_', '-')}", str(options[flag])]
     if options["until_done"]:
         arguments.append("--until-done")
+    if options["no_schedules"]:
+        arguments.append("--no-schedules")
     if options["label"]:
         # Staff tell the processes apart by their labels.
         label = options["label"] if "{pid}" in options["label"] else options["label"] + " {pid}"
