@@ -120,6 +120,13 @@ def expiring(value: int) -> int:
     return value
 
 
+@task(executor="worker")
+def timed(path: str) -> None:
+    """Appends when it started and when it ended (``time.time()``)."""
+    append(path, f"start {time.time()}")
+    append(path, f"end {time.time()}")
+
+
 @task()
 def scheduled_tick(at: str | None = None) -> str | None:
     """What a schedule runs: returns the occurrence it was given."""

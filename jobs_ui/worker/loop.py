@@ -86,6 +86,11 @@ class Worker:
         self.wakers: list[Callable[[], None]] = []
         self.taken = 0
         self._taken_lock = threading.Lock()
+        # --rate-limit: whether a job was taken since the pool was last seen empty, when it was, and
+        # whether the feeds were told that the wait is over.
+        self._rate_busy = False
+        self._last_end: float | None = None
+        self._rate_woken = False
         # Free slots offered to new jobs (jobs_ui.db.assignment), once run() has begun; None when not offered.
         self.offers: assignment.SlotOffers | None = None
         # Ids of jobs given here that were started or are being picked up, newest last.
@@ -113,7 +118,20 @@ class Worker:
             left -= writer.excess
         if self.options.max_jobs is not None:
             left = min(left, self.options.max_jobs - self.taken)
+        if self.options.rate_limit is not None:
+            left = min(left, self._rate_limited(self.options.rate_limit))
         return max(left, 0)
+
+    def _rate_limited(self, seconds: float) -> int:
+        """``--rate-limit``: one job at a time, and none within ``seconds`` of the last one's end (0 or 1)."""
+        with self._taken_lock:
+            now = time.monotonic()
+            if self._rate_busy:
+                if not self.pool.idle:
+                    return 0
+                # Its end is seen by the first look once the pool is empty (at most ENFORCE_INTERVAL late).
+                self._rate_busy, self._last_end = False, now
+            return 0 if self._last_end is not None and now < self._last_end + seconds else 1
 
     def submit(self, job: Job, claimed_at: float | None = None) -> bool:
         """Start ``job``, claimed by this worker at ``claimed_at`` (``time.monotonic()``); whether it started.
@@ -128,6 +146,7 @@ class Worker:
             return False
         with self._taken_lock:
             self.taken += 1
+            self._rate_busy = self.options.rate_limit is not None
         self.pool.submit(job)
         return True
 
@@ -345,6 +364,8 @@ class Worker:
                 if schedules and now >= next_schedules and not self._stopping.is_set():
                     self._run_schedules()
                     next_schedules = now + SCHEDULE_TICK
+                if self.options.rate_limit is not None:
+                    self._wake_when_rate_allows()
                 try:
                     self.pool.enforce()
                     flush_outcome_counts()
@@ -356,6 +377,13 @@ class Worker:
             flush_outcome_counts()
             amqp.close()
             connections.close_all()
+
+    def _wake_when_rate_allows(self) -> None:
+        # Looked at every ENFORCE_INTERVAL: the feeds learn at once that the wait after a job is over.
+        allowed = self.capacity() > 0
+        if allowed and not self._rate_woken:
+            self._wake()
+        self._rate_woken = allowed
 
     def _schedules_ready(self) -> bool:
         """Whether this worker runs schedules: not with ``--no-schedules``; their rows made first."""

@@ -46,6 +46,9 @@ class WorkerOptions:
     heartbeat: float | None = None
     """Seconds between heartbeats; None for ``HEARTBEAT_INTERVAL``."""
 
+    rate_limit: float | None = None
+    """Seconds after a job ends before the next one starts; one job at a time (``--rate-limit``)."""
+
     schedules: bool = True
     """Run the cron schedules (``jobs_ui.schedules``); ``--no-schedules`` on workers that should not."""
 
@@ -61,6 +64,8 @@ class WorkerOptions:
                 raise InvalidWorkerOptions(f"{name} must be a whole number >= 1, not {value!r}.")
         if self.heartbeat is not None and not self.heartbeat > 0:
             raise InvalidWorkerOptions(f"heartbeat must be > 0 seconds, not {self.heartbeat!r}.")
+        if self.rate_limit is not None and not self.rate_limit > 0:
+            raise InvalidWorkerOptions(f"rate_limit must be > 0 seconds, not {self.rate_limit!r}.")
         if self.timeout is not None and not self.timeout > 0:
             raise InvalidWorkerOptions(f"timeout must be > 0 seconds, not {self.timeout!r}.")
         known = known_queues()

@@ -43,6 +43,12 @@ class Command(BaseCommand):
         parser.add_argument("--label", default="", help="Name shown to staff; {pid} and {host} are replaced.")
         parser.add_argument("--heartbeat", type=positive_float, help="Seconds between heartbeats.")
         parser.add_argument(
+            "--rate-limit",
+            type=positive_float,
+            metavar="SECONDS",
+            help="Run one job at a time, and start none within SECONDS of the last one's end.",
+        )
+        parser.add_argument(
             "--no-schedules", action="store_true", help="Run no cron schedules here (other workers do)."
         )
         parser.add_argument(
@@ -72,6 +78,7 @@ class Command(BaseCommand):
                 heartbeat=options["heartbeat"],
                 timeout=options["timeout"],
                 schedules=not options["no_schedules"],
+                rate_limit=options["rate_limit"],
             )
         except InvalidWorkerOptions as e:
             raise CommandError(str(e)) from e
@@ -105,7 +112,7 @@ def _child_arguments(options: dict[str, Any]) -> list[str]:
     for flag in ("queue", "exclude_queue", "exclude_task"):
         for value in options[flag]:
             arguments += [f"--{flag.replace('_', '-')}", value]
-    for flag in ("concurrency", "max_jobs", "heartbeat", "timeout"):
+    for flag in ("concurrency", "max_jobs", "heartbeat", "timeout", "rate_limit"):
         if options[flag] is not None:
             arguments += [f"--{flag.replace('_', '-')}", str(options[flag])]
     if options["until_done"]:
