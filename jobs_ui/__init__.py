@@ -5,7 +5,17 @@ from __future__ import annotations
 from importlib import import_module
 from typing import Any
 
-__all__ = ["JobContext", "JobTask", "Retry", "cancel", "enqueue_many", "launch", "launch_with", "panel_response"]
+__all__ = [
+    "JobContext",
+    "JobTask",
+    "Retry",
+    "cancel",
+    "enqueue_many",
+    "launch",
+    "launch_with",
+    "panel_response",
+    "schedule",
+]
 
 # Optimization: models must not be imported before the app registry is ready,
 # so the public API is resolved lazily.
@@ -18,6 +28,7 @@ _LAZY = {
     "launch": "jobs_ui.jobs.create",
     "launch_with": "jobs_ui.jobs.create",
     "panel_response": "jobs_ui.views",
+    "schedule": "jobs_ui.jobs.schedules",
 }
 
 

@@ -62,7 +62,7 @@ DEFAULTS: dict[str, Any] = {
     # A secret that monitoring sends as "Authorization: Bearer <token>" to read
     # /jobs/health.json and /jobs/metrics; None: staff only.
     "HEALTH_TOKEN": None,
-    # Cron schedules by name: {"name": {"task": "app.tasks.x", "cron": "0 3 * * *", ...}} (jobs_ui.schedules).
+    # Cron schedules by name: {"name": {"task": "app.tasks.x", "cron": "0 3 * * *", ...}} (jobs_ui.jobs.schedules).
     "SCHEDULES": {},
     # Where jobs_ui.mail.QueuedEmailBackend's jobs send the messages.
     "EMAIL_BACKEND": "django.core.mail.backends.smtp.EmailBackend",

@@ -20,8 +20,8 @@ from jobs_ui.conf import get_config
 from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.exceptions import InvalidProgress, JobCancelled, JobTimedOut
+from jobs_ui.jobs.jsonutil import encode_limited
 from jobs_ui.jobs.progress import cancel_state, record_progress
-from jobs_ui.jsonutil import encode_limited
 from jobs_ui.models import Job
 
 logger = logging.getLogger(__name__)

@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 
 from jobs_ui.conf import get_config
 from jobs_ui.jobs.ids import new_job_id
-from jobs_ui.schedules import ScheduleSpec
+from jobs_ui.jobs.schedules import ScheduleSpec
 
 if TYPE_CHECKING:
     from django.contrib.auth.models import AbstractBaseUser, AnonymousUser
@@ -274,7 +274,7 @@ class Job(models.Model):
 
 
 class Schedule(models.Model):
-    """A cron schedule of a task (``jobs_ui.schedules``), as workers run it (``jobs_ui.jobs.schedule_runs``)."""
+    """A cron schedule of a task (``jobs_ui.jobs.schedules``), as workers run it (``jobs_ui.jobs.schedule_runs``)."""
 
     name = models.CharField(_("name"), max_length=200, unique=True)
     task_path = models.CharField(_("task"), max_length=255)

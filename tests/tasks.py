@@ -9,9 +9,9 @@ from typing import Any
 
 from django.tasks import task
 
+from jobs_ui import schedule
 from jobs_ui.context import JobContext
 from jobs_ui.exceptions import InvalidProgress, JobCancelled, Retry
-from jobs_ui.schedules import schedule
 
 # Tests wait on these instead of sleeping; ``shutdown`` ends every waiting task.
 gates: dict[str, threading.Event] = {}

@@ -11,8 +11,8 @@ from django.core.management import CommandError, call_command
 from django.utils import timezone
 from prometheus_client.parser import text_string_to_metric_families
 
-from jobs_ui.health import problems, read_health
 from jobs_ui.models import Job, JobStatus, Worker, WorkerKind, WorkerState
+from jobs_ui.monitoring.health import problems, read_health
 from tests.helpers import make_job
 
 pytestmark = pytest.mark.django_db

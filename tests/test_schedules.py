@@ -10,8 +10,8 @@ import pytest
 from django.core.exceptions import ImproperlyConfigured
 
 from jobs_ui.jobs.schedule_runs import occurrences, run_due_schedules, run_now, sync_schedules
+from jobs_ui.jobs.schedules import ScheduleSpec
 from jobs_ui.models import Job, Schedule
-from jobs_ui.schedules import ScheduleSpec
 from tests.waiting import wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)

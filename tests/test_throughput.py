@@ -10,7 +10,7 @@ import pytest
 from django.utils import timezone
 
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.throughput import read_throughput
+from jobs_ui.monitoring.throughput import read_throughput
 from tests.helpers import make_job
 
 pytestmark = pytest.mark.django_db

@@ -21,7 +21,7 @@ from jobs_ui.db import statements, wakeups
 from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJobs
 from jobs_ui.executors import get_executor
 from jobs_ui.jobs import task_signals
-from jobs_ui.jsonutil import encode_limited
+from jobs_ui.jobs.jsonutil import encode_limited
 from jobs_ui.models import Job, Schedule
 
 if TYPE_CHECKING:

@@ -19,8 +19,8 @@ from jobs_ui.db.write_turns import write_turn
 from jobs_ui.events import JobEvent, publish
 from jobs_ui.executors import get_executor
 from jobs_ui.jobs import task_signals
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.models import Job, JobQuerySet, JobStatus, Worker, db_now_plus
-from jobs_ui.registry import resolve_task
 from jobs_ui.worker import batching
 
 logger = logging.getLogger(__name__)

@@ -10,8 +10,8 @@ from django.tasks.base import TaskError
 from django.tasks.exceptions import TaskResultDoesNotExist
 
 from jobs_ui.exceptions import ResultExpired
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
 
 

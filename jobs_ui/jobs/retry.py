@@ -6,8 +6,8 @@ from django.utils.translation import gettext as _
 
 from jobs_ui.exceptions import JobActionRefused, UnknownTask
 from jobs_ui.jobs.create import create_job
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.registry import resolve_task
 
 RETRYABLE = (JobStatus.FAILED, JobStatus.CANCELLED)
 

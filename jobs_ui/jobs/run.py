@@ -29,10 +29,10 @@ from jobs_ui.exceptions import (
 from jobs_ui.jobs import task_signals
 from jobs_ui.jobs.expire import EXPIRED_CLASS, expired, expired_message
 from jobs_ui.jobs.finish import fail, finish
+from jobs_ui.jobs.jsonutil import encode_limited
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.jobs.results import to_task_result
-from jobs_ui.jsonutil import encode_limited
 from jobs_ui.models import Job, JobStatus, db_now_plus
-from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
 
 logger = logging.getLogger(__name__)

@@ -1,4 +1,4 @@
-"""Running schedules (``jobs_ui.schedules``): their rows, their occurrences, one job for each.
+"""Running schedules (``jobs_ui.jobs.schedules``): their rows, their occurrences, one job for each.
 
 Workers call ``sync_schedules()`` when they start and ``run_due_schedules()`` every second.
 """
@@ -16,9 +16,9 @@ from django.utils import timezone
 
 from jobs_ui.exceptions import UnknownTask
 from jobs_ui.jobs.create import create_job
+from jobs_ui.jobs.registry import resolve_task
+from jobs_ui.jobs.schedules import MANUAL, ScheduleSpec, specs
 from jobs_ui.models import Job, Schedule
-from jobs_ui.registry import resolve_task
-from jobs_ui.schedules import MANUAL, ScheduleSpec, specs
 
 if TYPE_CHECKING:
     from jobs_ui.backend import JobTask

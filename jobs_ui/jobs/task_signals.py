@@ -16,9 +16,9 @@ from django.tasks.signals import task_enqueued, task_finished, task_started
 
 from jobs_ui.backend import JobsBackend, JobTask
 from jobs_ui.exceptions import JobsUiException
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.jobs.results import to_task_result
 from jobs_ui.models import Job
-from jobs_ui.registry import resolve_task
 
 logger = logging.getLogger(__name__)
 

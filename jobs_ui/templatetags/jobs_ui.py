@@ -19,8 +19,8 @@ from django.utils.translation import gettext, gettext_lazy
 
 from jobs_ui.backend import JobTask
 from jobs_ui.jobs.create import validate_arguments
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.models import Job
-from jobs_ui.registry import resolve_task
 from jobs_ui.views.launch_endpoint import sign_launch
 from jobs_ui.views.notifications import NOTIFICATIONS_TEMPLATE, notifications_context
 from jobs_ui.views.panel import WATCH_TEMPLATE, panel_context

@@ -18,7 +18,7 @@ from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_safe
 
 from jobs_ui.conf import get_config
-from jobs_ui.health import Health, problems, read_health
+from jobs_ui.monitoring.health import Health, problems, read_health
 from jobs_ui.views.access import READ_PERMISSION, staff_may
 
 METRICS_CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"

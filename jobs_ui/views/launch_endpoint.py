@@ -15,7 +15,7 @@ from django.views.decorators.http import require_POST
 
 from jobs_ui.exceptions import InvalidJobArguments, JobAlreadyRunning, TooManyJobs, UnknownTask
 from jobs_ui.jobs.create import launch_with
-from jobs_ui.registry import resolve_task
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.views.panel import render_panel
 from jobs_ui.views.standing import standing
 from jobs_ui.views.types import HtmxHttpRequest

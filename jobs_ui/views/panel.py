@@ -25,8 +25,8 @@ from jobs_ui.backend import JobTask
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import JobsUiException, ResultExpired, UnknownTask
 from jobs_ui.jobs.cancel import shown_error_message
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.registry import resolve_task
 from jobs_ui.stores import get_result_store
 from jobs_ui.views.links import job_url
 from jobs_ui.views.standing import Standing, note, standing

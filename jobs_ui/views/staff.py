@@ -27,12 +27,12 @@ from django.views.decorators.http import require_GET, require_POST
 
 from jobs_ui.broker.queues import broker_counts
 from jobs_ui.conf import get_config
-from jobs_ui.health import QueueHealth, read_health
 from jobs_ui.jobs.schedule_runs import run_now
 from jobs_ui.jobs.staff_actions import PURGE_WORKERS, RUN_SCHEDULE, record_action
 from jobs_ui.models import Job, JobStatus, Schedule, Worker, WorkerState
+from jobs_ui.monitoring.health import QueueHealth, read_health
+from jobs_ui.monitoring.throughput import read_throughput
 from jobs_ui.templatetags.jobs_ui import jobs_ui_duration
-from jobs_ui.throughput import read_throughput
 from jobs_ui.views.access import ACT_PERMISSION, READ_PERMISSION, RUN_SCHEDULE_PERMISSION, staff_may
 from jobs_ui.views.pages import attempt_errors
 from jobs_ui.views.types import HtmxHttpRequest

@@ -17,8 +17,8 @@ from jobs_ui.broker.messages import InvalidJobMessage, JobMessage, dead_letter, 
 from jobs_ui.db import statements, wakeups
 from jobs_ui.exceptions import UnknownTask
 from jobs_ui.jobs.claim import claim_wanted
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.models import Job
-from jobs_ui.registry import resolve_task
 from jobs_ui.worker import message_claims
 from jobs_ui.worker.feed import BROKER_POLL, DATABASE_BACKOFF, Fed, keep_offers
 

@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 from jobs_ui.backend import known_queues
 from jobs_ui.exceptions import JobsUiException, UnknownTask
-from jobs_ui.registry import resolve_task
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.worker.pools import POOLS
 
 # Jobs in flight at once on the event loop of the async pool, unless --concurrency says otherwise.
@@ -50,7 +50,7 @@ class WorkerOptions:
     """Seconds after a job ends before the next one starts; one job at a time (``--rate-limit``)."""
 
     schedules: bool = True
-    """Run the cron schedules (``jobs_ui.schedules``); ``--no-schedules`` on workers that should not."""
+    """Run the cron schedules (``jobs_ui.jobs.schedules``); ``--no-schedules`` on workers that should not."""
 
     timeout: float | None = None
     """Stop after this many seconds as on a first SIGTERM (running jobs get ``SHUTDOWN_GRACE``), for

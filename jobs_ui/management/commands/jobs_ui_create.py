@@ -20,8 +20,8 @@ from jobs_ui.exceptions import JobsUiException
 from jobs_ui.executors import thread_executor
 from jobs_ui.executors.thread import sigint_noted
 from jobs_ui.jobs.create import create_job
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.registry import resolve_task
 
 # Seconds between two reads of the job's row when no event arrives (the job may run elsewhere).
 POLL = 1.0

@@ -12,8 +12,8 @@ from django.core.management.base import BaseCommand, CommandParser
 from django.db import DatabaseError
 
 from jobs_ui.conf import get_config
-from jobs_ui.health import problems, read_health
 from jobs_ui.management.arguments import positive_float
+from jobs_ui.monitoring.health import problems, read_health
 
 UNHEALTHY = 1
 

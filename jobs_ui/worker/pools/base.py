@@ -12,9 +12,9 @@ from dataclasses import dataclass
 from jobs_ui.conf import get_config
 from jobs_ui.exceptions import JobCancelled, JobTimedOut
 from jobs_ui.jobs.finish import fail, finish, hand_back
+from jobs_ui.jobs.registry import resolve_task
 from jobs_ui.jobs.run import running_context
 from jobs_ui.models import Job, JobStatus
-from jobs_ui.registry import resolve_task
 
 logger = logging.getLogger(__name__)
 
