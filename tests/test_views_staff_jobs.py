@@ -9,6 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
+from jobs_ui.jobs.ids import first_id_at
 from jobs_ui.models import Job, JobStatus, StaffAction
 from tests.helpers import HX, make_job
 
@@ -76,8 +77,10 @@ class TestList:
 
     def test_filters(self, client, signed_in, alice, bob):
         since = timezone.now() - timedelta(days=2)
-        old = make_job(alice, queue_name="mail")
-        Job.objects.filter(pk=old.pk).update(enqueued_at=since - timedelta(days=1))
+        # Made three days ago: its id is of that time too (ids are time-ordered).
+        three_days_ago = since - timedelta(days=1)
+        old = make_job(alice, queue_name="mail", id=first_id_at(int(three_days_ago.timestamp() * 1000)))
+        Job.objects.filter(pk=old.pk).update(enqueued_at=three_days_ago)
         mail = make_job(alice, queue_name="mail")
         adds = make_job(bob, task_path="tests.tasks.add")
         broken = failed(bob, error_message="The file is empty.")

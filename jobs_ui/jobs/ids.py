@@ -31,6 +31,12 @@ _last_ms = 0
 _counter = 0
 
 
+def first_id_at(ms: int) -> uuid.UUID:
+    """The lowest id a job made at Unix time ``ms`` (milliseconds) can have: with the highest one of the
+    millisecond before, a bound for the primary key's index that stands for a time range."""
+    return uuid.UUID(int=max(0, min(ms, _TIMESTAMP_MAX)) << 80)
+
+
 def new_job_id() -> uuid.UUID:
     """A new UUIDv7: greater than every id made before it in this process."""
     global _last_ms, _counter

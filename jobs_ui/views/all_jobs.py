@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from datetime import datetime, timedelta
 from typing import Any
 
 from django import forms
@@ -18,10 +19,10 @@ from django.utils.translation import gettext_lazy, ngettext
 from django.views.decorators.cache import never_cache
 from django.views.decorators.http import require_GET, require_POST
 
+from jobs_ui.jobs.ids import first_id_at
 from jobs_ui.jobs.staff_actions import ACTIONS, BULK_LIMIT, act
 from jobs_ui.models import Job, JobQuerySet, JobStatus
 from jobs_ui.views.access import ACT_PERMISSION, READ_PERMISSION
-from jobs_ui.views.keyset import decode_cursor, encode_cursor, older_than
 from jobs_ui.views.staff import staff_only
 from jobs_ui.views.types import HtmxHttpRequest
 
@@ -52,6 +53,14 @@ LISTED_FIELDS = (
 )
 
 
+# How far a web process's clock (which makes ids) may be from the database's (which stamps enqueued_at).
+CLOCK_MARGIN = timedelta(minutes=1)
+
+
+def _id_at(when: datetime) -> uuid.UUID:
+    return first_id_at(int(when.timestamp() * 1000))
+
+
 class JobFilter(forms.Form):
     """Which jobs the staff list shows, and which jobs an action "on the filter" changes."""
 
@@ -77,7 +86,10 @@ class JobFilter(forms.Form):
     def jobs(self) -> JobQuerySet:
         """The jobs that match, newest first (``is_valid()`` first)."""
         data = self.cleaned_data
-        jobs = Job.objects.order_by("-enqueued_at", "-id")
+        # Optimization: newest first through the primary key (time-ordered ids), which every launch
+        # writes anyway; a time range narrows it by the ids such times make (a minute either side
+        # for the clocks of web processes), then enqueued_at says exactly.
+        jobs = Job.objects.order_by("-id")
         if data["status"]:
             jobs = jobs.filter(status=data["status"])
         if data["task"]:
@@ -97,9 +109,9 @@ class JobFilter(forms.Form):
                 errors = jobs.exclude(error_class="")
                 jobs = errors.filter(Q(error_class__icontains=text) | Q(error_message__icontains=text))
         if data["since"]:
-            jobs = jobs.filter(enqueued_at__gte=data["since"])
+            jobs = jobs.filter(pk__gte=_id_at(data["since"] - CLOCK_MARGIN), enqueued_at__gte=data["since"])
         if data["until"]:
-            jobs = jobs.filter(enqueued_at__lte=data["until"])
+            jobs = jobs.filter(pk__lt=_id_at(data["until"] + CLOCK_MARGIN), enqueued_at__lte=data["until"])
         return jobs
 
     def query(self) -> dict[str, str]:
@@ -111,7 +123,7 @@ class JobFilter(forms.Form):
 @require_GET
 @staff_only(READ_PERMISSION)
 def staff_jobs(request: HtmxHttpRequest) -> HttpResponse:
-    """Every job, newest first, filtered; keyset pages on ``(enqueued_at, id)``."""
+    """Every job, newest first (by id: ids are time-ordered), filtered; keyset pages on the id."""
     form = JobFilter(request.GET)
     user: Any = request.user
     context: dict[str, Any] = {
@@ -130,7 +142,7 @@ def staff_jobs(request: HtmxHttpRequest) -> HttpResponse:
     cursor = request.GET.get("cursor", "")
     if cursor:
         try:
-            jobs = older_than(jobs, *decode_cursor(cursor))
+            jobs = jobs.filter(pk__lt=uuid.UUID(cursor))
         except ValueError:
             context["cursor_error"] = _("This page link is not valid; start again from the newest jobs.")
             return render(request, JOBS_TEMPLATE, context, status=400)
@@ -141,9 +153,7 @@ def staff_jobs(request: HtmxHttpRequest) -> HttpResponse:
         query=query,
         filtered=bool(query),
         here=request.get_full_path(),
-        next_url=f"?{urlencode({**query, 'cursor': encode_cursor(page[PAGE_SIZE - 1])})}"
-        if len(page) > PAGE_SIZE
-        else "",
+        next_url=f"?{urlencode({**query, 'cursor': str(page[PAGE_SIZE - 1].pk)})}" if len(page) > PAGE_SIZE else "",
         first_url=f"?{urlencode(query)}" if cursor else "",
     )
     return render(request, JOBS_TEMPLATE, context)
