@@ -9,9 +9,11 @@ from typing import Any
 
 import pytest
 from channels.auth import AuthMiddlewareStack
+from channels.db import database_sync_to_async
 from channels.routing import URLRouter
 from channels.security.websocket import AllowedHostsOriginValidator
 from channels.testing import WebsocketCommunicator
+from django.db import connections
 from django.test import Client
 
 RECEIVE = 10  # seconds to wait for a message before the test fails
@@ -50,6 +52,9 @@ class Loop:
 
     def stop(self) -> None:
         self.run(_cancel_others())
+        # The sockets read the database in asgiref's thread for sync code: its connections close
+        # there, or the test database could not be dropped at the end of the session.
+        self.run(database_sync_to_async(connections.close_all)())
         self.loop.call_soon_threadsafe(self.loop.stop)
         self.thread.join()
         self.loop.close()
