@@ -19,6 +19,7 @@ from django.template.loader import render_to_string
 from jobs_ui.conf import get_config
 from jobs_ui.models import Job
 from jobs_ui.push import bridges, hub
+from jobs_ui.push.coalesce import Coalesced
 from jobs_ui.push.requests import scope_request
 from jobs_ui.views.panel import PANEL_TEMPLATE, panel_context, panel_etag
 from jobs_ui.views.standing import standing
@@ -39,9 +40,8 @@ class JobConsumer(AsyncWebsocketConsumer):
     viewer = Viewer()
     _unwatch: Any = None
     _rereads: asyncio.Future[None] | None = None
+    _hints: Coalesced | None = None
     _last_shown = ""
-    _last_sent = 0.0
-    _pending = False
     _closed = False
 
     async def connect(self) -> None:
@@ -55,7 +55,9 @@ class JobConsumer(AsyncWebsocketConsumer):
             await self._close(CLOSE_SIGN_IN if self.viewer.user_id is None else CLOSE_NOT_FOUND)
             return
         bridge = await database_sync_to_async(bridges.start)()
-        self._unwatch = hub.watch(self.job_id, self._changed)
+        # Coalesced: at most PUSH_RATE reads a second, the last hint always followed by one.
+        self._hints = Coalesced(self._loop, self._refresh, _push_interval)
+        self._unwatch = hub.watch(self.job_id, self._hints.hint)
         await self._send(job)
         # A safety net under the hints: the job is read again every so often anyway, as often as
         # a panel polls where no bridge brings other processes' hints (SQLite without a broker).
@@ -67,6 +69,8 @@ class JobConsumer(AsyncWebsocketConsumer):
 
     def _stop_watching(self) -> None:
         self._closed = True
+        if self._hints is not None:
+            self._hints.close()
         if self._unwatch is not None:
             self._unwatch()
             self._unwatch = None
@@ -74,9 +78,9 @@ class JobConsumer(AsyncWebsocketConsumer):
             self._rereads.cancel()
 
     async def _reread(self, every: float) -> None:
-        while not self._closed:
+        while not self._closed and self._hints is not None:
             await asyncio.sleep(every)
-            self._changed()
+            self._hints.hint()
 
     async def receive(self, text_data: str | None = None, bytes_data: bytes | None = None) -> None:
         return None
@@ -89,23 +93,7 @@ class JobConsumer(AsyncWebsocketConsumer):
             return None
         return job if self.viewer.can_see(job) else None
 
-    def _changed(self) -> None:
-        # From any thread (bridges, jobs of this process): coalesced on the socket's loop.
-        if not self._closed:
-            self._loop.call_soon_threadsafe(self._schedule)
-
-    def _schedule(self) -> None:
-        if self._pending or self._closed:
-            return
-        self._pending = True
-        rate = float(get_config()["PUSH_RATE"])
-        delay = max(0.0, self._last_sent + 1 / rate - self._loop.time()) if rate > 0 else 0.0
-        self._loop.call_later(delay, lambda: asyncio.ensure_future(self._refresh()))
-
     async def _refresh(self) -> None:
-        self._pending = False
-        if self._closed:
-            return
         job = await database_sync_to_async(self._read)()
         if job is None:
             await self._close(CLOSE_NOT_FOUND)
@@ -115,7 +103,6 @@ class JobConsumer(AsyncWebsocketConsumer):
     async def _send(self, job: Job) -> None:
         html = await database_sync_to_async(self._render)(job)
         if html:
-            self._last_sent = self._loop.time()
             await self.send(text_data=html)
         if job.is_finished:
             await self._close(CLOSE_DONE)
@@ -134,3 +121,8 @@ class JobConsumer(AsyncWebsocketConsumer):
     async def _close(self, code: int) -> None:
         self._stop_watching()
         await self.close(code=code)
+
+
+def _push_interval() -> float:
+    rate = float(get_config()["PUSH_RATE"])
+    return 1 / rate if rate > 0 else 0.0

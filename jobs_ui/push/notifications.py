@@ -22,6 +22,7 @@ from django.utils.translation import gettext as _
 from jobs_ui.conf import get_config
 from jobs_ui.models import Job, JobStatus
 from jobs_ui.push import bridges, hub
+from jobs_ui.push.coalesce import Coalesced
 from jobs_ui.views.panel import task_label
 
 TOASTS_TEMPLATE = "jobs_ui/includes/toasts.html"
@@ -69,11 +70,10 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
 
     user_id: Any = None
     _closed = False
-    _pending = False
     _resyncs: asyncio.Future[None] | None = None
 
     async def connect(self) -> None:
-        self._loop = asyncio.get_running_loop()
+        self._hints = Coalesced(asyncio.get_running_loop(), self._tell)
         self._watching: dict[str, Callable[[], None]] = {}
         self._told: set[str] = set()
         await self.accept()
@@ -96,6 +96,7 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
 
     async def disconnect(self, code: int) -> None:
         self._closed = True
+        self._hints.close()
         for unwatch in self._watching.values():
             unwatch()
         self._watching.clear()
@@ -110,24 +111,14 @@ class NotificationsConsumer(AsyncWebsocketConsumer):
             await asyncio.sleep(every)
             await self._tell()
 
-    def _changed(self) -> None:
-        if not self._closed:
-            self._loop.call_soon_threadsafe(self._schedule)
-
-    def _schedule(self) -> None:
-        if not self._pending and not self._closed:
-            self._pending = True
-            asyncio.ensure_future(self._tell())
-
     async def _tell(self) -> None:
-        self._pending = False
         unfinished, ended = await database_sync_to_async(self._read)(set(self._watching))
         if self._closed:
             return
         for job_id in set(self._watching) - unfinished:
             self._watching.pop(job_id)()
         for job_id in unfinished - set(self._watching):
-            self._watching[job_id] = hub.watch(job_id, self._changed)
+            self._watching[job_id] = hub.watch(job_id, self._hints.hint)
         await self._toast(ended)
 
     async def _toast(self, jobs: list[Job]) -> None:
